@@ -1,0 +1,280 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import dotenv from 'dotenv';
+import { TaskError } from './errors';
+import { parseFlags } from './flags';
+import { readKeptStateSync } from './kept-state';
+
+export const PROVIDER_NAMES = ['auto', 'embedded', 'docker', 'compose', 'external'] as const;
+export type ProviderName = (typeof PROVIDER_NAMES)[number];
+export const DIRECTIONS = ['up', 'down'] as const;
+export type Direction = (typeof DIRECTIONS)[number];
+
+/** Role, database and address the application (and its migrations) connect with. */
+export interface ConnectionSettings {
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+  password: string;
+}
+
+/** Everything the tasks need, resolved once from flags, the environment and `.env`, and validated. */
+export interface Config {
+  projectDir: string;
+  /** The `.env` file that was loaded, if any. */
+  envFile?: string;
+  /** Connection URL: DATABASE_URL as given, or assembled from the parts. */
+  url: string;
+  connection: ConnectionSettings;
+  /** Where the connection came from, for messages. */
+  connectionSource: 'DATABASE_URL' | 'DB_* variables' | 'kept database' | 'defaults';
+  /** True when DB_PASSWORD was not given and one was generated for a disposable database. */
+  passwordGenerated: boolean;
+  /** True when DB_PORT (or the URL) named a port, which a disposable server then uses only with KEEP_DB. */
+  portGiven: boolean;
+  provider: ProviderName;
+  keepDb: boolean;
+  waitTimeoutMs: number;
+  migrationsDir: string;
+  migrationsTable: string;
+  /** SQL scripts run as superuser on every database the tasks start (creates the application role). */
+  initScriptsDir: string;
+  /** docker provider: image; compose provider: compose file. */
+  image: string;
+  composeFile: string;
+  /** embedded provider: a bin dir to use instead of searching; the OS user the server runs as under root. */
+  pgBin?: string;
+  osUser: string;
+  /** From the flags; undefined when not given, so the task's own default applies. */
+  direction?: Direction;
+  count?: number;
+  singleTransaction: boolean;
+}
+
+export const DEFAULTS = {
+  host: '127.0.0.1',
+  port: 5432,
+  database: 'contenthub',
+  user: 'contentuser',
+  waitTimeoutSeconds: 30,
+  migrationsDir: 'migrations',
+  migrationsTable: 'pgmigrations',
+  initScriptsDir: 'postgres/init',
+  image: 'postgres:15.8-alpine',
+  composeFile: 'docker-compose.yml',
+  osUser: 'postgres',
+} as const;
+
+const PART_VARIABLES = ['DB_HOST', 'DB_PORT', 'DB_NAME', 'DB_USER', 'DB_PASSWORD'] as const;
+
+export interface ResolveConfigOptions {
+  /** Environment variables (real ones win over `.env`). */
+  env: Readonly<Record<string, string | undefined>>;
+  /** Command-line arguments after `node gulp`. */
+  argv: readonly string[];
+  /** Project folder: `.env`, migrations and the kept-database record are found from here. */
+  cwd: string;
+  /** True when the caller will start its own database, so missing DB_* fall back to defaults. */
+  startsDatabase: boolean;
+}
+
+/**
+ * Resolves and validates the configuration. Every problem is collected and reported in one TaskError.
+ * @example resolveConfig({ env: process.env, argv: process.argv.slice(2), cwd: process.cwd(), startsDatabase: true })
+ */
+export function resolveConfig({ env, argv, cwd, startsDatabase }: ResolveConfigOptions): Config {
+  const problems: string[] = [];
+  const flags = parseFlags(argv);
+
+  const envFile = path.resolve(cwd, flags.envFile ?? '.env');
+  let fileVars: Record<string, string> = {};
+  if (existsSync(envFile)) fileVars = dotenv.parse(readFileSync(envFile));
+  else if (flags.envFile !== undefined) problems.push(`--env-file ${flags.envFile}: no such file`);
+  const vars: Record<string, string | undefined> = { ...fileVars, ...definedOnly(env) };
+  const get = (name: string) => (vars[name]?.trim() ? vars[name]!.trim() : undefined);
+
+  const provider = oneOf('--provider', flags.provider, 'DB_PROVIDER', get('DB_PROVIDER'), PROVIDER_NAMES, problems) ?? 'auto';
+  const keepDb = parseBoolean('KEEP_DB', get('KEEP_DB'), problems);
+  const external = !startsDatabase || provider === 'external';
+  const connection = resolveConnection(get, external, cwd, problems);
+
+  const timeoutText = flags.timeout ?? get('DB_WAIT_TIMEOUT');
+  const timeoutName = flags.timeout !== undefined ? '--timeout' : 'DB_WAIT_TIMEOUT';
+  const waitTimeoutSeconds = timeoutText === undefined ? DEFAULTS.waitTimeoutSeconds : Number(timeoutText);
+  if (!(waitTimeoutSeconds > 0) || !Number.isFinite(waitTimeoutSeconds)) {
+    problems.push(`${timeoutName} must be a positive number of seconds, got "${timeoutText}"`);
+  }
+
+  const direction = oneOf('--direction', flags.direction, undefined, undefined, DIRECTIONS, problems);
+  const count = parseCount(flags.count, problems);
+
+  if (problems.length > 0) throw configurationError(problems, existsSync(envFile) ? envFile : undefined);
+  const resolved = connection!;
+  return {
+    projectDir: cwd,
+    envFile: existsSync(envFile) ? envFile : undefined,
+    ...resolved,
+    provider,
+    keepDb,
+    waitTimeoutMs: Math.round(waitTimeoutSeconds * 1000),
+    migrationsDir: path.resolve(cwd, flags.migrationsDir ?? get('MIGRATIONS_DIR') ?? DEFAULTS.migrationsDir),
+    migrationsTable: get('MIGRATIONS_TABLE') ?? DEFAULTS.migrationsTable,
+    initScriptsDir: path.resolve(cwd, get('DB_INIT_SCRIPTS') ?? DEFAULTS.initScriptsDir),
+    image: get('DB_IMAGE') ?? DEFAULTS.image,
+    composeFile: path.resolve(cwd, get('COMPOSE_FILE') ?? DEFAULTS.composeFile),
+    pgBin: get('DB_PG_BIN'),
+    osUser: get('DB_OS_USER') ?? DEFAULTS.osUser,
+    direction,
+    count,
+    singleTransaction: flags.singleTransaction ?? true,
+  };
+}
+
+type ResolvedConnection = Pick<Config, 'url' | 'connection' | 'connectionSource' | 'passwordGenerated' | 'portGiven'>;
+
+function resolveConnection(
+  get: (name: string) => string | undefined,
+  external: boolean,
+  cwd: string,
+  problems: string[],
+): ResolvedConnection | undefined {
+  const databaseUrl = get('DATABASE_URL');
+  if (databaseUrl) {
+    const connection = parseDatabaseUrl(databaseUrl, problems);
+    if (!connection) return undefined;
+    return { url: databaseUrl, connection, connectionSource: 'DATABASE_URL', passwordGenerated: false, portGiven: true };
+  }
+
+  const missing = PART_VARIABLES.filter((name) => get(name) === undefined);
+  const portText = get('DB_PORT');
+  const port = portText === undefined ? undefined : parsePort(portText);
+  if (portText !== undefined && port === undefined) {
+    problems.push(`DB_PORT must be a port number from 1 to 65535, got "${portText}"`);
+  }
+
+  if (missing.length === 0) {
+    const connection = { host: get('DB_HOST')!, port: port ?? 0, database: get('DB_NAME')!, user: get('DB_USER')!, password: get('DB_PASSWORD')! };
+    return { url: buildUrl(connection), connection, connectionSource: 'DB_* variables', passwordGenerated: false, portGiven: true };
+  }
+
+  const kept = readKeptStateSync(cwd);
+  const keptConnection = kept ? parseDatabaseUrl(kept.url, []) : undefined;
+  if (external && !keptConnection) {
+    problems.push(
+      `DATABASE_URL is required: set it, or set ${PART_VARIABLES.join(', ')} (missing: ${missing.join(', ')})`,
+    );
+    return undefined;
+  }
+  const fallback = keptConnection ?? {
+    host: DEFAULTS.host,
+    port: DEFAULTS.port,
+    database: DEFAULTS.database,
+    user: DEFAULTS.user,
+    password: randomBytes(18).toString('base64url'),
+  };
+  const connection: ConnectionSettings = {
+    host: get('DB_HOST') ?? fallback.host,
+    port: port ?? fallback.port,
+    database: get('DB_NAME') ?? fallback.database,
+    user: get('DB_USER') ?? fallback.user,
+    password: get('DB_PASSWORD') ?? fallback.password,
+  };
+  return {
+    url: buildUrl(connection),
+    connection,
+    connectionSource: keptConnection ? 'kept database' : missing.length === PART_VARIABLES.length ? 'defaults' : 'DB_* variables',
+    passwordGenerated: !keptConnection && get('DB_PASSWORD') === undefined,
+    portGiven: portText !== undefined || keptConnection !== undefined,
+  };
+}
+
+/** Parses a postgres:// or postgresql:// URL into its parts; reports a problem (without the password) when it can't. */
+export function parseDatabaseUrl(url: string, problems: string[]): ConnectionSettings | undefined {
+  const expected = 'expected postgresql://USER:PASSWORD@HOST:PORT/DATABASE';
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    problems.push(`DATABASE_URL is not a valid URL (${expected}; special characters in the password must be percent-encoded)`);
+    return undefined;
+  }
+  if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') {
+    problems.push(`DATABASE_URL must start with postgresql:// or postgres://, got "${parsed.protocol}//" (${expected})`);
+    return undefined;
+  }
+  if (!parsed.hostname) {
+    problems.push(`DATABASE_URL has no host (${expected})`);
+    return undefined;
+  }
+  const user = decodeURIComponent(parsed.username);
+  const database = decodeURIComponent(parsed.pathname.replace(/^\//, '')) || user;
+  if (!user) problems.push(`DATABASE_URL has no user name (${expected})`);
+  if (!database) problems.push(`DATABASE_URL has no database name (${expected})`);
+  if (!user || !database) return undefined;
+  return {
+    host: parsed.hostname.replace(/^\[(.*)\]$/, '$1'),
+    port: parsed.port ? Number(parsed.port) : DEFAULTS.port,
+    database,
+    user,
+    password: decodeURIComponent(parsed.password),
+  };
+}
+
+/** Assembles a connection URL, percent-encoding every part. */
+export function buildUrl({ host, port, database, user, password }: ConnectionSettings): string {
+  const hostPart = host.includes(':') ? `[${host}]` : host;
+  const auth = password ? `${encodeURIComponent(user)}:${encodeURIComponent(password)}` : encodeURIComponent(user);
+  return `postgresql://${auth}@${hostPart}:${port}/${encodeURIComponent(database)}`;
+}
+
+function parsePort(text: string): number | undefined {
+  if (!/^\d+$/.test(text)) return undefined;
+  const port = Number(text);
+  return port >= 1 && port <= 65_535 ? port : undefined;
+}
+
+function parseCount(text: string | undefined, problems: string[]): number | undefined {
+  if (text === undefined) return undefined;
+  if (text === 'all') return Number.POSITIVE_INFINITY;
+  if (/^\d+$/.test(text) && Number(text) >= 1) return Number(text);
+  problems.push(`--count must be a positive whole number or "all", got "${text}"`);
+  return undefined;
+}
+
+function parseBoolean(name: string, text: string | undefined, problems: string[]): boolean {
+  if (text === undefined) return false;
+  const value = text.toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(value)) return true;
+  if (['0', 'false', 'no', 'off'].includes(value)) return false;
+  problems.push(`${name} must be 1 or 0 (or true/false), got "${text}"`);
+  return false;
+}
+
+/** Validates a value against a list; the flag wins over the variable. */
+function oneOf<T extends string>(
+  flagName: string,
+  flagValue: string | undefined,
+  variableName: string | undefined,
+  variableValue: string | undefined,
+  allowed: readonly T[],
+  problems: string[],
+): T | undefined {
+  const [name, value] = flagValue !== undefined ? [flagName, flagValue] : [variableName, variableValue];
+  if (value === undefined) return undefined;
+  if ((allowed as readonly string[]).includes(value)) return value as T;
+  problems.push(`${name} must be one of: ${allowed.join(', ')} (got "${value}")`);
+  return undefined;
+}
+
+function definedOnly(env: Readonly<Record<string, string | undefined>>): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined));
+}
+
+function configurationError(problems: string[], envFile: string | undefined): TaskError {
+  const where = envFile ? `${path.basename(envFile)} or the environment` : 'the environment or a .env file (copy .env.example to .env)';
+  const hint = `fix it in ${where}, then run the command again`;
+  if (problems.length === 1) return new TaskError(problems[0]!, { hint });
+  return new TaskError(`${problems.length} configuration problems:\n${problems.map((p) => `  - ${p}`).join('\n')}`, { hint });
+}

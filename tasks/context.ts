@@ -1,0 +1,56 @@
+import type { Config } from './config';
+import { Cleanups } from './cleanups';
+import { createRedactingLogger, redactSecrets, type Logger } from './logger';
+import type { StartedDatabase } from './providers/types';
+
+/** What the tasks of one gulp process share: configuration, the started database, the logger, the cleanups. */
+export interface TaskContext {
+  /** Writes through redaction: every secret in `secrets` is masked. */
+  readonly logger: Logger;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly argv: readonly string[];
+  readonly cwd: string;
+  readonly cleanups: Cleanups;
+  /** Passwords known to this run; never printed. */
+  readonly secrets: Set<string>;
+  /** Set by ensureEnv. */
+  config?: Config;
+  /** Set by startDb. */
+  database?: StartedDatabase;
+}
+
+export interface ContextOptions {
+  /** Default: console. In a gulpfile pass gulplog. */
+  logger?: Logger;
+  /** Default: process.env. */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Default: process.argv.slice(2). */
+  argv?: readonly string[];
+  /** Default: process.cwd(). */
+  cwd?: string;
+}
+
+/**
+ * Creates the context one gulp process shares between its tasks.
+ * @example const ctx = createContext({ logger: gulplog }); export const migrate = series(createEnsureEnvTask(ctx), …);
+ */
+export function createContext({ logger = console, env = process.env, argv = process.argv.slice(2), cwd = process.cwd() }: ContextOptions = {}): TaskContext {
+  const secrets = new Set<string>();
+  return { logger: createRedactingLogger(logger, secrets), env, argv, cwd, cleanups: new Cleanups(), secrets };
+}
+
+/** Masks the context's secrets in an error's message (and its hint) before gulp prints it. */
+export function redactError(ctx: TaskContext, error: unknown): unknown {
+  if (error instanceof Error && ctx.secrets.size > 0) {
+    const redacted = redactSecrets(error.message, ctx.secrets);
+    if (redacted !== error.message) error.message = redacted;
+    if (error.stack) error.stack = redactSecrets(error.stack, ctx.secrets);
+  }
+  return error;
+}
+
+/** The configuration ensureEnv resolved; a clear error when a task is wired without it. */
+export function requireConfig(ctx: TaskContext): Config {
+  if (!ctx.config) throw new Error('ensureEnv must run before this task: wire createEnsureEnvTask(ctx) first in the series');
+  return ctx.config;
+}

