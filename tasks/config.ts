@@ -35,6 +35,8 @@ export interface Config {
   /** True when DB_PORT (or the URL) named a port, which a disposable server then uses only with KEEP_DB. */
   portGiven: boolean;
   provider: ProviderName;
+  /** Where the provider choice came from, for messages. */
+  providerSource: '--provider' | 'DB_PROVIDER' | 'default';
   keepDb: boolean;
   waitTimeoutMs: number;
   migrationsDir: string;
@@ -117,6 +119,7 @@ export function resolveConfig({ env, argv, cwd, startsDatabase }: ResolveConfigO
     envFile: existsSync(envFile) ? envFile : undefined,
     ...resolved,
     provider,
+    providerSource: flags.provider !== undefined ? '--provider' : get('DB_PROVIDER') !== undefined ? 'DB_PROVIDER' : 'default',
     keepDb,
     waitTimeoutMs: Math.round(waitTimeoutSeconds * 1000),
     migrationsDir: path.resolve(cwd, flags.migrationsDir ?? get('MIGRATIONS_DIR') ?? DEFAULTS.migrationsDir),

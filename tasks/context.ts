@@ -17,6 +17,8 @@ export interface TaskContext {
   config?: Config;
   /** Set by startDb. */
   database?: StartedDatabase;
+  /** Set by startDb: leave the database running after the run (KEEP_DB=1, or db:start). */
+  keepDatabase?: boolean;
 }
 
 export interface ContextOptions {

@@ -33,3 +33,15 @@ export function defineTask(ctx: TaskContext, { name, description, flags }: TaskD
     ...(flags && flags.length > 0 ? { flags: describeFlags(flags) } : {}),
   });
 }
+
+/**
+ * Names and documents a composed task (a gulp series) for `gulp --tasks`.
+ * @example export const migrateLocal = describeTask(series(…), { name: 'migrate:local', description: '…', flags: ['count'] })
+ */
+export function describeTask<T extends object>(task: T, { name, description, flags }: TaskDefinition): T {
+  return Object.assign(task, {
+    displayName: name,
+    description,
+    ...(flags && flags.length > 0 ? { flags: describeFlags(flags) } : {}),
+  });
+}

@@ -1,0 +1,33 @@
+import { resolveConfig } from './config';
+import type { TaskContext } from './context';
+import { defineTask, type DescribedTask } from './define-task';
+import { redactUrl } from './redact';
+
+export interface EnsureEnvOptions {
+  /**
+   * True when a later task starts its own database (migrate:local, db:start): missing DB_* variables then fall back
+   * to defaults. False (default) requires DATABASE_URL or all DB_* variables.
+   */
+  startsDatabase?: boolean;
+}
+
+/**
+ * Loads `.env` (real environment variables win), resolves flags and the connection, and stores the validated
+ * Config in the context. Every problem is reported at once.
+ */
+export function createEnsureEnvTask(ctx: TaskContext, { startsDatabase = false }: EnsureEnvOptions = {}): DescribedTask {
+  return defineTask(
+    ctx,
+    { name: 'ensureEnv', description: 'Load .env and validate the connection settings and flags', flags: ['envFile'] },
+    async () => {
+      const config = resolveConfig({ env: ctx.env, argv: ctx.argv, cwd: ctx.cwd, startsDatabase });
+      ctx.secrets.add(config.connection.password);
+      ctx.config = config;
+      const source = config.envFile ? ` (loaded ${config.envFile})` : '';
+      ctx.logger.debug?.(`Connection from ${config.connectionSource}${source}: ${redactUrl(config.url)}`);
+      if (config.passwordGenerated) {
+        ctx.logger.info('DB_PASSWORD is not set: generated a random one for this disposable database');
+      }
+    },
+  );
+}

@@ -1,0 +1,82 @@
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { requireConfig, type TaskContext } from './context';
+import type { Direction } from './config';
+import { defineTask, type DescribedTask } from './define-task';
+import { TaskError } from './errors';
+import { explainMigrationFailure } from './migration-errors';
+import { MigrationProgress } from './migration-progress';
+
+export interface MigrateOptions {
+  /** Default direction when --direction is not given. Default: 'up'. */
+  direction?: Direction;
+  /** Default count when --count is not given. Default: all for up, 1 for down. */
+  count?: number;
+}
+
+/**
+ * Runs node-pg-migrate's runner against the started database (or the configured one): one line per migration with
+ * its duration, a summary, and on failure one error that names the migration and what to do.
+ */
+export function createMigrateTask(ctx: TaskContext, options: MigrateOptions = {}): DescribedTask {
+  return defineTask(
+    ctx,
+    {
+      name: 'migrate',
+      description: 'Run pending migrations (or roll back) with node-pg-migrate, in one transaction',
+      flags: ['direction', 'count', 'migrationsDir', 'singleTransaction'],
+    },
+    async () => {
+      const config = requireConfig(ctx);
+      const direction = config.direction ?? options.direction ?? 'up';
+      const count = config.count ?? options.count ?? (direction === 'up' ? Number.POSITIVE_INFINITY : 1);
+      await assertMigrationsFolder(config.migrationsDir, config.projectDir);
+
+      const { runner } = await import('node-pg-migrate');
+      const progress = new MigrationProgress(ctx.logger, direction);
+      const started = performance.now();
+      let ran: { name: string }[];
+      try {
+        ran = await runner({
+          databaseUrl: ctx.database?.url ?? config.url,
+          dir: config.migrationsDir,
+          migrationsTable: config.migrationsTable,
+          direction,
+          count,
+          singleTransaction: config.singleTransaction,
+          checkOrder: true,
+          logger: progress.runnerLogger,
+        });
+      } catch (error) {
+        const { migration, completedBefore } = progress.failure(error);
+        throw explainMigrationFailure(error, {
+          config,
+          direction,
+          migration,
+          detail: progress.failureDetail,
+          finishedCount: completedBefore,
+        });
+      }
+      progress.finish();
+      ctx.logger.info(summary(direction, ran.length, Math.round(performance.now() - started)));
+    },
+  );
+}
+
+function summary(direction: Direction, count: number, ms: number): string {
+  if (count === 0) return direction === 'up' ? 'Already up to date: no pending migrations' : 'Nothing to roll back: no migration is applied';
+  const noun = count === 1 ? 'migration' : 'migrations';
+  return `${direction === 'up' ? 'Applied' : 'Rolled back'} ${count} ${noun} in ${ms} ms`;
+}
+
+async function assertMigrationsFolder(dir: string, projectDir: string): Promise<void> {
+  try {
+    await readdir(dir);
+  } catch (error) {
+    const shown = path.relative(projectDir, dir) || dir;
+    throw new TaskError(`migrations folder ${shown}/ does not exist`, {
+      hint: 'create it and add a migration, or point MIGRATIONS_DIR (or --migrations-dir) at the folder that holds them',
+      cause: error,
+    });
+  }
+}

@@ -1,0 +1,16 @@
+import type { ProviderName } from '../config';
+import { composeProvider } from './compose';
+import { dockerProvider } from './docker';
+import { embeddedProvider } from './embedded';
+import { externalProvider } from './external';
+import type { Provider } from './types';
+
+/** Every provider by name; `auto` is a choice among them (see choose-provider.ts). */
+export const PROVIDERS: Record<Exclude<ProviderName, 'auto'>, Provider> = {
+  embedded: embeddedProvider,
+  docker: dockerProvider,
+  compose: composeProvider,
+  external: externalProvider,
+};
+
+export type { Provider, ProviderRuntime, StartedDatabase } from './types';

@@ -1,0 +1,31 @@
+import type { TaskContext } from './context';
+import { messageOf } from './errors';
+
+const installed = new WeakSet<TaskContext>();
+const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
+
+/**
+ * On SIGINT/SIGTERM, runs the context's cleanups once (stopping what this run started), then re-raises the signal
+ * so the process ends with the signal's exit status. A second signal during cleanup is ignored with a note.
+ */
+export function installSignalHandlers(ctx: TaskContext): void {
+  if (installed.has(ctx)) return;
+  installed.add(ctx);
+  let cleaning = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (cleaning) {
+      ctx.logger.warn(`Received ${signal} again: still stopping the database, one moment`);
+      return;
+    }
+    cleaning = true;
+    ctx.logger.warn(`Received ${signal}: stopping what this run started`);
+    ctx.cleanups
+      .runAll()
+      .catch((error) => ctx.logger.error(`Cleanup after ${signal} failed: ${messageOf(error)}`))
+      .finally(() => {
+        for (const name of SIGNALS) process.removeListener(name, onSignal);
+        process.kill(process.pid, signal);
+      });
+  };
+  for (const name of SIGNALS) process.on(name, onSignal);
+}

@@ -1,0 +1,45 @@
+import { parseDatabaseUrl } from './config';
+import { requireConfig, type TaskContext } from './context';
+import { classifyConnectionError } from './db-errors';
+import { defineTask, type DescribedTask } from './define-task';
+import { TaskError } from './errors';
+import { withClient } from './pg-client';
+import { poll, type Clock } from './poll';
+
+export interface WaitDbOptions {
+  /** For tests: a clock that does not really wait. */
+  clock?: Clock;
+}
+
+/**
+ * Polls `SELECT 1` as the application role until it answers or DB_WAIT_TIMEOUT (--timeout) runs out; fails at once
+ * on errors waiting cannot fix (wrong password, missing database, unknown host), saying what to do.
+ */
+export function createWaitDbTask(ctx: TaskContext, { clock }: WaitDbOptions = {}): DescribedTask {
+  return defineTask(
+    ctx,
+    { name: 'waitDb', description: 'Wait until the database accepts the application role (DB_WAIT_TIMEOUT)', flags: ['timeout'] },
+    async () => {
+      const config = requireConfig(ctx);
+      const url = ctx.database?.url ?? config.url;
+      const target = parseDatabaseUrl(url, []) ?? config.connection;
+      const started = clock?.now() ?? performance.now();
+      const attemptTimeoutMs = Math.min(5_000, config.waitTimeoutMs);
+      const result = await poll(
+        () => withClient(url, (client) => client.query('SELECT 1'), attemptTimeoutMs),
+        { timeoutMs: config.waitTimeoutMs, clock },
+        (error) => !classifyConnectionError(error, target).transient,
+      );
+      if (result.ok) {
+        const elapsed = Math.round((clock?.now() ?? performance.now()) - started);
+        ctx.logger.info(`Database ready: ${target.user}@${target.host}:${target.port}/${target.database} (${elapsed} ms)`);
+        return;
+      }
+      const failure = classifyConnectionError(result.lastError, target);
+      const message = failure.transient
+        ? `gave up waiting for the database after ${config.waitTimeoutMs / 1000} s: ${failure.message}`
+        : failure.message;
+      throw new TaskError(message, { hint: failure.hint, cause: result.lastError });
+    },
+  );
+}

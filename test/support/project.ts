@@ -1,0 +1,82 @@
+import { spawn } from 'node:child_process';
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+export const REPO_ROOT = path.resolve(__dirname, '..', '..');
+export const FIXTURES = path.join(REPO_ROOT, 'test', 'fixtures');
+
+/** A throw-away project folder: its own migrations, .env and kept-database record, nothing of the developer's. */
+export interface TestProject {
+  dir: string;
+  migrationsDir: string;
+  /** Copies fixture migration files (from test/fixtures/<set>/) into the project's migrations/. */
+  addMigrations(set: string, names?: string[]): void;
+  writeFile(relative: string, content: string): void;
+  remove(): void;
+}
+
+export function createTestProject(): TestProject {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'pgmt-test-project-'));
+  const migrationsDir = path.join(dir, 'migrations');
+  return {
+    dir,
+    migrationsDir,
+    addMigrations(set, names) {
+      const from = set === 'starter' ? path.join(REPO_ROOT, 'migrations') : path.join(FIXTURES, set);
+      if (!names) cpSync(from, migrationsDir, { recursive: true });
+      else for (const name of names) cpSync(path.join(from, name), path.join(migrationsDir, name));
+    },
+    writeFile(relative, content) {
+      writeFileSync(path.join(dir, relative), content);
+    },
+    remove() {
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface GulpRun {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** stdout and stderr together, in order. */
+  output: string;
+}
+
+export interface GulpProcess {
+  done: Promise<GulpRun>;
+  /** Output so far. */
+  output(): string;
+  kill(signal: NodeJS.Signals): void;
+}
+
+/**
+ * Runs this repository's gulpfile as a user would (`gulp <args>`), from `cwd`, with exactly `env` on top of a clean
+ * environment (PATH, HOME), so nothing of the developer's shell or .env leaks in.
+ */
+export function startGulp(args: string[], { cwd, env = {} }: { cwd: string; env?: Record<string, string> }): GulpProcess {
+  const child = spawn(
+    process.execPath,
+    [path.join(REPO_ROOT, 'node_modules', 'gulp', 'bin', 'gulp.js'), '--gulpfile', path.join(REPO_ROOT, 'gulpfile.ts'), '--cwd', cwd, ...args],
+    {
+      cwd,
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: process.env.HOME ?? '',
+        TS_NODE_PROJECT: path.join(REPO_ROOT, 'tsconfig.json'),
+        NO_COLOR: '1',
+        ...env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let output = '';
+  child.stdout.on('data', (chunk) => (output += chunk));
+  child.stderr.on('data', (chunk) => (output += chunk));
+  const done = new Promise<GulpRun>((resolve) => child.once('close', (code, signal) => resolve({ code, signal, output })));
+  return { done, output: () => output, kill: (signal) => child.kill(signal) };
+}
+
+export function runGulp(args: string[], options: { cwd: string; env?: Record<string, string> }): Promise<GulpRun> {
+  return startGulp(args, options).done;
+}
