@@ -1,0 +1,45 @@
+import { expect } from 'chai';
+import { MigrationProgress } from '../../tasks/migration-progress';
+import { createRecordingLogger } from '../support/recording-logger';
+
+function runnerSaid(progress: MigrationProgress, ...messages: string[]): void {
+  for (const message of messages) progress.runnerLogger.info(message);
+}
+
+describe('MigrationProgress', () => {
+  it('prints one line per finished migration with its duration', () => {
+    const logger = createRecordingLogger();
+    const progress = new MigrationProgress(logger, 'up');
+    runnerSaid(progress, '> Migrating files:', '> - 1_a', '> - 2_b', '### MIGRATION 1_a (UP) ###', '### MIGRATION 2_b (UP) ###');
+    progress.finish();
+    expect(logger.lines.filter((line) => line.startsWith('info:')).map((line) => line.replace(/\d+ ms/, 'N ms'))).to.deep.equal([
+      'info:   ↑ 1_a (N ms)',
+      'info:   ↑ 2_b (N ms)',
+    ]);
+    expect(progress.finished).to.deep.equal(['1_a', '2_b']);
+  });
+
+  it('blames a database error on the migration whose SQL was running', () => {
+    const progress = new MigrationProgress(createRecordingLogger(), 'up');
+    runnerSaid(progress, '> - 1_a', '> - 2_b', '### MIGRATION 1_a (UP) ###', '### MIGRATION 2_b (UP) ###');
+    const sqlError = Object.assign(new Error('relation "x" already exists'), { severity: 'ERROR', code: '42P07' });
+    expect(progress.failure(sqlError)).to.deep.equal({ migration: '2_b', completedBefore: 1 });
+  });
+
+  it('blames an error thrown by an up function on the migration after the last marked one', () => {
+    const progress = new MigrationProgress(createRecordingLogger(), 'up');
+    runnerSaid(progress, '> - 1_a', '> - 2_b', '> - 3_c', '### MIGRATION 1_a (UP) ###');
+    expect(progress.failure(new Error('boom'))).to.deep.equal({ migration: '2_b', completedBefore: 1 });
+    const first = new MigrationProgress(createRecordingLogger(), 'up');
+    runnerSaid(first, '> - 1_a');
+    expect(first.failure(new Error('boom'))).to.deep.equal({ migration: '1_a', completedBefore: 0 });
+  });
+
+  it('keeps the runner error output for the error message instead of printing it', () => {
+    const logger = createRecordingLogger();
+    const progress = new MigrationProgress(logger, 'down');
+    progress.runnerLogger.error('Error executing:\nDROP TABLE x;\n^^^^');
+    expect(progress.failureDetail).to.equal('Error executing:\nDROP TABLE x;\n^^^^');
+    expect(logger.lines).to.deep.equal([]);
+  });
+});
