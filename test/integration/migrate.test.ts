@@ -1,0 +1,156 @@
+import { expect } from 'chai';
+import { createContext, type TaskContext } from '../../tasks/context';
+import { createEnsureEnvTask } from '../../tasks/ensure-env';
+import { TaskError } from '../../tasks/errors';
+import { createMigrateTask } from '../../tasks/migrate';
+import { createWaitDbTask } from '../../tasks/wait-db';
+import { query, startTestServer, tableNames, type TestServer } from '../support/database';
+import { createTestProject, type TestProject } from '../support/project';
+import { createRecordingLogger, type RecordingLogger } from '../support/recording-logger';
+
+const STARTER = [
+  '1732500000000_enable_pgcrypto',
+  '1732500001000_create_set_updated_at_function',
+  '1732500002000_create_users',
+  '1732500003000_create_content',
+  '1732500004000_create_tags',
+];
+
+describe('migrate against a real server', function () {
+  let server: TestServer;
+  let project: TestProject;
+  before(async () => {
+    server = await startTestServer();
+    project = createTestProject();
+    project.addMigrations('starter');
+  });
+  after(async () => {
+    await server?.stop();
+    project?.remove();
+  });
+
+  /** Runs ensureEnv → waitDb → migrate as `gulp migrate <argv>` would, against `url`. */
+  async function migrate(url: string, argv: string[] = [], from: TestProject = project): Promise<{ logger: RecordingLogger; ctx: TaskContext }> {
+    const logger = createRecordingLogger();
+    const ctx = createContext({ logger, env: { DATABASE_URL: url }, argv: ['migrate', ...argv], cwd: from.dir });
+    await createEnsureEnvTask(ctx)();
+    await createWaitDbTask(ctx)();
+    await createMigrateTask(ctx)();
+    return { logger, ctx };
+  }
+  async function migrateFailure(url: string, argv: string[] = [], from?: TestProject): Promise<TaskError> {
+    try {
+      await migrate(url, argv, from);
+    } catch (error) {
+      expect(error).to.be.instanceOf(TaskError);
+      return error as TaskError;
+    }
+    throw new Error('expected the migration to fail');
+  }
+  const ledger = async (url: string) => (await query<{ name: string }>(url, 'SELECT name FROM pgmigrations ORDER BY run_on, id')).map((row) => row.name);
+  const infoLines = (logger: RecordingLogger) => logger.lines.filter((line) => line.startsWith('info:')).map((line) => line.replace(/\d+ ms/g, 'N ms'));
+
+  describe('the starter schema', () => {
+    let url: string;
+    before(async () => {
+      url = await server.freshDatabase('starter');
+    });
+
+    it('applies every migration, one line each and a summary', async () => {
+      const { logger } = await migrate(url);
+      expect(infoLines(logger).slice(1)).to.deep.equal([...STARTER.map((name) => `info:   ↑ ${name} (N ms)`), 'info: Applied 5 migrations in N ms']);
+      expect(infoLines(logger)[0]).to.match(/^info: Database ready: contentuser@127\.0\.0\.1:\d+\/starter \(N ms\)$/);
+      expect(await ledger(url)).to.deep.equal(STARTER);
+      expect(await tableNames(url)).to.deep.equal(['content', 'content_tags', 'pgmigrations', 'tags', 'users']);
+    });
+
+    it('says it is up to date when nothing is pending', async () => {
+      const { logger } = await migrate(url);
+      expect(infoLines(logger).at(-1)).to.equal('info: Already up to date: no pending migrations');
+    });
+
+    it('rolls back exactly the last migration with --direction down --count 1', async () => {
+      const { logger } = await migrate(url, ['--direction', 'down', '--count', '1']);
+      expect(infoLines(logger).slice(-2)).to.deep.equal(['info:   ↓ 1732500004000_create_tags (N ms)', 'info: Rolled back 1 migration in N ms']);
+      expect(await ledger(url)).to.deep.equal(STARTER.slice(0, 4));
+      expect(await tableNames(url)).to.deep.equal(['content', 'pgmigrations', 'users']);
+    });
+
+    it('rolls back one by default, and everything with --count all', async () => {
+      await migrate(url, ['--direction', 'down']);
+      expect(await ledger(url)).to.deep.equal(STARTER.slice(0, 3));
+      const { logger } = await migrate(url, ['--direction', 'down', '--count', 'all']);
+      expect(infoLines(logger).at(-1)).to.equal('info: Rolled back 3 migrations in N ms');
+      expect(await tableNames(url)).to.deep.equal(['pgmigrations']);
+      const types = await query(url, "SELECT typname FROM pg_type WHERE typname IN ('content_type', 'visibility')");
+      expect(types).to.deep.equal([]);
+    });
+
+    it('keeps updated_at current through the trigger after a full re-apply', async () => {
+      await migrate(url);
+      const [row] = await query<{ changed: boolean }>(
+        url,
+        `WITH u AS (INSERT INTO users (email, display_name) VALUES ('a@example.com', 'A') RETURNING id, updated_at)
+         SELECT 1 FROM u`,
+      ).then(() =>
+        query<{ changed: boolean }>(url, "UPDATE users SET display_name = 'B', updated_at = '2000-01-01' WHERE email = 'a@example.com' RETURNING updated_at > '2001-01-01' AS changed"),
+      );
+      expect(row).to.deep.equal({ changed: true });
+    });
+  });
+
+  describe('a migration that fails halfway through a batch', () => {
+    let failing: TestProject;
+    before(() => {
+      failing = createTestProject();
+      failing.addMigrations('failing');
+    });
+    after(() => failing.remove());
+
+    it('leaves the database exactly as before in single-transaction mode, naming the migration and the SQL', async () => {
+      const url = await server.freshDatabase('failing_single');
+      const error = await migrateFailure(url, [], failing);
+      expect(error.message).to.match(/^migration 1000000000002_fails_halfway failed \(up\): relation "no_such_table" does not exist\n/);
+      expect(error.message).to.include('INSERT INTO no_such_table VALUES (1)');
+      expect(error.message).to.include('Single transaction: the whole run was rolled back; the database is as it was before.');
+      expect(error.hint).to.equal('fix 1000000000002_fails_halfway in migrations/, then run the command again');
+      expect(await tableNames(url)).to.deep.equal(['pgmigrations']);
+      expect(await ledger(url)).to.deep.equal([]);
+    });
+
+    it('keeps the migrations before it with --no-single-transaction', async () => {
+      const url = await server.freshDatabase('failing_each');
+      const error = await migrateFailure(url, ['--no-single-transaction'], failing);
+      expect(error.message).to.include('It was rolled back; the 1 migration(s) before it stay applied (--no-single-transaction).');
+      expect(await tableNames(url)).to.deep.equal(['alpha', 'pgmigrations']);
+      expect(await ledger(url)).to.deep.equal(['1000000000001_create_alpha']);
+    });
+  });
+
+  it('explains "relation already exists" as a half-applied migration and what to run', async () => {
+    const url = await server.freshDatabase('half_applied');
+    await query(url, 'CREATE TABLE users (id integer)');
+    const error = await migrateFailure(url, ['--count', 'all']);
+    expect(error.message).to.match(/^migration 1732500002000_create_users failed: relation "users" already exists/);
+    expect(error.hint).to.match(/^an earlier run applied part of this migration outside these tasks .*gulp migrate --direction down/);
+    expect(await ledger(url)).to.deep.equal([]);
+  });
+
+  it('fails at once on a wrong password with the credentials hint, never printing the password', async () => {
+    const url = await server.freshDatabase('auth');
+    const wrong = url.replace(/:[^:@/]+@/, ':not-the-password@');
+    const started = performance.now();
+    const error = await migrateFailure(wrong);
+    expect(performance.now() - started).to.be.lessThan(5_000);
+    expect(error.message).to.match(/^password authentication failed for user "contentuser" at 127\.0\.0\.1:\d+\n  hint: check DB_PASSWORD/);
+    expect(error.message).not.to.include('not-the-password');
+  });
+
+  it('names a missing migrations folder and how to point at the right one', async () => {
+    const url = await server.freshDatabase('no_folder');
+    const error = await migrateFailure(url, ['--migrations-dir', 'no-such-folder']);
+    expect(error.message).to.equal(
+      'migrations folder no-such-folder/ does not exist\n  hint: create it and add a migration, or point MIGRATIONS_DIR (or --migrations-dir) at the folder that holds them',
+    );
+  });
+});
