@@ -19,6 +19,8 @@ export interface TaskContext {
   database?: StartedDatabase;
   /** Set by startDb: leave the database running after the run (KEEP_DB=1, or db:start). */
   keepDatabase?: boolean;
+  /** Set by the signal handler while it cleans up; resolves once the process is about to end by the signal. */
+  shutdown?: Promise<void>;
 }
 
 export interface ContextOptions {

@@ -24,6 +24,9 @@ export function defineTask(ctx: TaskContext, { name, description, flags }: TaskD
     try {
       await run();
     } catch (error) {
+      // Interrupted (Ctrl-C): the failure is a consequence. Let the cleanup finish and the signal end the process,
+      // rather than gulp printing this error and exiting before the server is stopped.
+      if (ctx.shutdown) await ctx.shutdown;
       throw redactError(ctx, error);
     }
   };

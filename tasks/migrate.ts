@@ -6,6 +6,7 @@ import { defineTask, type DescribedTask } from './define-task';
 import { TaskError } from './errors';
 import { explainMigrationFailure } from './migration-errors';
 import { MigrationProgress } from './migration-progress';
+import { withClient } from './pg-client';
 
 export interface MigrateOptions {
   /** Default direction when --direction is not given. Default: 'up'. */
@@ -37,16 +38,20 @@ export function createMigrateTask(ctx: TaskContext, options: MigrateOptions = {}
       const started = performance.now();
       let ran: { name: string }[];
       try {
-        ran = await runner({
-          databaseUrl: ctx.database?.url ?? config.url,
-          dir: config.migrationsDir,
-          migrationsTable: config.migrationsTable,
-          direction,
-          count,
-          singleTransaction: config.singleTransaction,
-          checkOrder: true,
-          logger: progress.runnerLogger,
-        });
+        // Our own client (withClient listens for its 'error' events): a connection lost mid-run then rejects the
+        // runner's query with a message we explain, instead of escaping as an unhandled 'error' event.
+        ran = await withClient(ctx.database?.url ?? config.url, (client) =>
+          runner({
+            dbClient: client,
+            dir: config.migrationsDir,
+            migrationsTable: config.migrationsTable,
+            direction,
+            count,
+            singleTransaction: config.singleTransaction,
+            checkOrder: true,
+            logger: progress.runnerLogger,
+          }),
+        );
       } catch (error) {
         const { migration, completedBefore } = progress.failure(error);
         throw explainMigrationFailure(error, {

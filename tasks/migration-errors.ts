@@ -48,6 +48,12 @@ export function explainMigrationFailure(error: unknown, { config, direction, mig
     });
   }
 
+  if (/Connection terminated|ECONNRESET|server closed the connection/i.test(message) || code === '57P01') {
+    return new TaskError(`lost the database connection${migration ? ` during migration ${migration}` : ''}: ${message}`, {
+      hint: 'the server stopped or restarted under the run; its open transaction was rolled back. Check the server, then run `gulp migrate` again',
+      cause: error,
+    });
+  }
   const outcome = rollbackOutcome(config, direction, finishedCount);
   if (!migration) {
     return new TaskError(`could not load the migrations in ${folder}/: ${message}`, {

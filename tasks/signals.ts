@@ -19,7 +19,7 @@ export function installSignalHandlers(ctx: TaskContext): void {
     }
     cleaning = true;
     ctx.logger.warn(`Received ${signal}: stopping what this run started`);
-    ctx.cleanups
+    ctx.shutdown = ctx.cleanups
       .runAll()
       .catch((error) => ctx.logger.error(`Cleanup after ${signal} failed: ${messageOf(error)}`))
       .finally(() => {

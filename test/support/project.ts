@@ -1,6 +1,5 @@
 import { spawn } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
@@ -16,8 +15,15 @@ export interface TestProject {
   remove(): void;
 }
 
+/**
+ * Test projects live inside the repository (git-ignored) because gulp-cli resolves its TypeScript loader (ts-node)
+ * from the project folder, as it would in a user's project.
+ */
+const PROJECTS_DIR = path.join(REPO_ROOT, '.test-projects');
+
 export function createTestProject(): TestProject {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'pgmt-test-project-'));
+  mkdirSync(PROJECTS_DIR, { recursive: true });
+  const dir = mkdtempSync(path.join(PROJECTS_DIR, 'project-'));
   const migrationsDir = path.join(dir, 'migrations');
   return {
     dir,

@@ -1,0 +1,153 @@
+import path from 'node:path';
+import { expect } from 'chai';
+import { Cleanups } from '../../tasks/cleanups';
+import { resolveConfig, type Config } from '../../tasks/config';
+import { TaskError } from '../../tasks/errors';
+import type { Logger } from '../../tasks/logger';
+import { withClient } from '../../tasks/pg-client';
+import { composeProvider } from '../../tasks/providers/compose';
+import { detectContainerRuntime, dockerComposeAvailable } from '../../tasks/providers/container-runtime';
+import { dockerProvider } from '../../tasks/providers/docker';
+import type { Provider, ProviderRuntime, StartedDatabase } from '../../tasks/providers/types';
+
+const REPO_ROOT = path.resolve(__dirname, '..', '..');
+
+function projectConfig(): Config {
+  return resolveConfig({ env: {}, argv: [], cwd: REPO_ROOT, startsDatabase: true });
+}
+
+function recordingRuntime(): ProviderRuntime & { lines: string[] } {
+  const lines: string[] = [];
+  const logger: Logger = {
+    debug: (message) => lines.push(`debug: ${message}`),
+    info: (message) => lines.push(`info: ${message}`),
+    warn: (message) => lines.push(`warn: ${message}`),
+    error: (message) => lines.push(`error: ${message}`),
+  };
+  return { logger, cleanups: new Cleanups(), secrets: new Set(), lines };
+}
+
+/** Marks the hook's tests pending, saying why in one line. */
+function skipWith(context: Mocha.Context, reason: string): never {
+  console.log(`      skipped: ${reason}`);
+  context.skip();
+}
+
+async function currentUser(url: string): Promise<string> {
+  return withClient(url, async (client) => (await client.query<{ current_user: string }>('SELECT current_user')).rows[0]!.current_user);
+}
+
+async function expectRejection(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  expect.fail('expected a rejection');
+}
+
+// Runs on machines without a Docker engine (like CI here): the providers must fail fast and say what to do.
+describe('docker providers without an engine', function () {
+  this.timeout(10_000);
+
+  it('detectContainerRuntime() answers "unavailable" with the reason within 3 s', async function () {
+    const startedAt = Date.now();
+    const result = await detectContainerRuntime();
+    const elapsedMs = Date.now() - startedAt;
+    if (result.available) skipWith(this, `a container runtime answers here (${result.description})`);
+    expect(elapsedMs).to.be.below(3_000);
+    expect(result.reason).to.match(/^no container runtime answers \(.+\)$/);
+  });
+
+  it('dockerProvider.start() rejects with a TaskError naming the image and suggesting DB_PROVIDER=embedded', async function () {
+    const runtime = await detectContainerRuntime();
+    if (runtime.available) skipWith(this, `a container runtime answers here (${runtime.description})`);
+    const config = projectConfig();
+    const providerRuntime = recordingRuntime();
+
+    const error = await expectRejection(dockerProvider.start(config, providerRuntime));
+
+    expect(error).to.be.instanceOf(TaskError);
+    const { message, hint } = error as TaskError;
+    expect(message).to.equal(
+      `could not start a PostgreSQL container from image ${config.image}: no container runtime answers (Could not find a working container runtime strategy)\n` +
+        '  hint: is Docker running? `docker info` must answer; or use DB_PROVIDER=embedded to run PostgreSQL from local binaries',
+    );
+    expect(hint).to.include('DB_PROVIDER=embedded');
+    expect(providerRuntime.cleanups.size, 'nothing left registered').to.equal(0);
+    expect(providerRuntime.secrets.size, 'the superuser password is known as a secret').to.equal(1);
+  });
+
+  it('composeProvider.start() rejects with a TaskError suggesting DB_PROVIDER=embedded', async function () {
+    const compose = await dockerComposeAvailable();
+    if (compose.available) skipWith(this, `docker compose works here (${compose.description})`);
+    const providerRuntime = recordingRuntime();
+
+    const error = await expectRejection(composeProvider.start(projectConfig(), providerRuntime));
+
+    expect(error).to.be.instanceOf(TaskError);
+    expect((error as TaskError).message).to.equal(
+      `cannot start the database with docker compose: ${compose.reason}\n` +
+        '  hint: start Docker with its compose plugin (`docker info` and `docker compose version` must answer), or use DB_PROVIDER=embedded',
+    );
+    expect(providerRuntime.cleanups.size).to.equal(0);
+  });
+
+  it('composeProvider.start() names a missing compose file', async function () {
+    const config = { ...projectConfig(), composeFile: path.join(REPO_ROOT, 'no-such-compose.yml') };
+
+    const error = await expectRejection(composeProvider.start(config, recordingRuntime()));
+
+    expect((error as TaskError).message).to.equal(
+      'compose file no-such-compose.yml not found\n' +
+        '  hint: set COMPOSE_FILE to a compose file with a "postgres" service, or use DB_PROVIDER=docker or DB_PROVIDER=embedded',
+    );
+  });
+});
+
+describe('docker providers', function () {
+  this.timeout(180_000);
+
+  before(async function () {
+    const runtime = await detectContainerRuntime();
+    if (!runtime.available) skipWith(this, runtime.reason);
+  });
+
+  /** Starts the provider, checks the application role, stops it twice, and checks the database is gone. */
+  async function exercise(provider: Provider): Promise<void> {
+    const config = projectConfig();
+    const runtime = recordingRuntime();
+    let database: StartedDatabase | undefined;
+    try {
+      database = await provider.start(config, runtime);
+      expect(runtime.cleanups.size, 'the handle owns the cleanup now').to.equal(0);
+      expect(database.provider).to.equal(provider.name);
+      // The application role the init scripts create: 'contentuser' unless a .env says otherwise.
+      expect(await currentUser(database.url)).to.equal(config.connection.user);
+      expect(database.keptState?.provider).to.equal(provider.name);
+      const resumed = await provider.resume!(database.keptState!, runtime);
+      expect(resumed?.url, 'a running database can be resumed').to.equal(database.url);
+    } finally {
+      await database?.stop();
+    }
+    await database.stop();
+    expect(await provider.resume!(database.keptState!, runtime), 'nothing to resume once stopped').to.equal(undefined);
+    const error = await expectRejection(currentUser(database.url));
+    expect(error).to.be.instanceOf(Error);
+  }
+
+  it('docker: starts a container whose application role can connect, and stops it (twice)', async function () {
+    await exercise(dockerProvider);
+  });
+
+  describe('compose', function () {
+    before(async function () {
+      const compose = await dockerComposeAvailable();
+      if (!compose.available) skipWith(this, compose.reason);
+    });
+
+    it('compose: starts the postgres service whose application role can connect, and stops it (twice)', async function () {
+      await exercise(composeProvider);
+    });
+  });
+});

@@ -1,0 +1,117 @@
+import { expect } from 'chai';
+import { existsSync, readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import path from 'node:path';
+import { keptStatePath, type KeptDatabaseState } from '../../tasks/kept-state';
+import { dataDirFromOutput, serverProcessesFor, tableNames } from '../support/database';
+import { createTestProject, runGulp, startGulp, type TestProject } from '../support/project';
+
+const EMBEDDED = { DB_PROVIDER: 'embedded' };
+
+describe('gulp migrate:local, end to end', function () {
+  let project: TestProject;
+  beforeEach(() => (project = createTestProject()));
+  afterEach(async () => {
+    // A kept database left by a failed test must not outlive the run.
+    if (existsSync(keptStatePath(project.dir))) await runGulp(['db:stop'], { cwd: project.dir });
+    project.remove();
+  });
+
+  it('starts a server, applies every migration, stops it and removes its files', async () => {
+    project.addMigrations('starter');
+    const run = await runGulp(['migrate:local'], { cwd: project.dir, env: EMBEDDED });
+    expect(run.code, run.output).to.equal(0);
+    expect(run.output).to.match(/Database provider: embedded \(chosen by DB_PROVIDER\)/);
+    expect(run.output).to.match(/Applied 5 migrations in \d+ ms/);
+    expect(run.output).to.match(/Stopped the embedded database and removed its files in \d+ ms/);
+    const dataDir = dataDirFromOutput(run.output);
+    expect(existsSync(dataDir), `${dataDir} left behind`).to.equal(false);
+    expect(serverProcessesFor(dataDir)).to.deep.equal([]);
+  });
+
+  it('keeps the database with KEEP_DB=1, reuses it, migrates it with `gulp migrate`, and db:stop stops it', async () => {
+    project.addMigrations('starter');
+    const env = { ...EMBEDDED, KEEP_DB: '1' };
+    const first = await runGulp(['migrate:local'], { cwd: project.dir, env });
+    expect(first.code, first.output).to.equal(0);
+    expect(first.output).to.match(/Kept the database running at postgresql:\/\/contentuser:\*\*\*\*@127\.0\.0\.1:\d+\/contenthub/);
+    const state = JSON.parse(readFileSync(keptStatePath(project.dir), 'utf8')) as KeptDatabaseState;
+    expect(await tableNames(state.url)).to.deep.equal(['content', 'content_tags', 'pgmigrations', 'tags', 'users']);
+
+    const second = await runGulp(['migrate:local'], { cwd: project.dir, env });
+    expect(second.code, second.output).to.equal(0);
+    expect(second.output).to.include('Reusing the kept database');
+    expect(second.output).to.include('Already up to date: no pending migrations');
+
+    const down = await runGulp(['migrate', '--direction', 'down', '--count', '1'], { cwd: project.dir });
+    expect(down.code, down.output).to.equal(0);
+    expect(down.output).to.match(/Rolled back 1 migration in \d+ ms/);
+    expect(await tableNames(state.url)).to.deep.equal(['content', 'pgmigrations', 'users']);
+
+    const stop = await runGulp(['db:stop'], { cwd: project.dir });
+    expect(stop.code, stop.output).to.equal(0);
+    expect(stop.output).to.match(/Stopped the kept embedded database in \d+ ms/);
+    expect(existsSync(state.tempDir!)).to.equal(false);
+    expect(serverProcessesFor(state.tempDir!)).to.deep.equal([]);
+    expect(existsSync(keptStatePath(project.dir))).to.equal(false);
+  });
+
+  it('still tears down when a migration fails, and exits non-zero with the failing step\'s message', async () => {
+    project.addMigrations('failing');
+    const run = await runGulp(['migrate:local'], { cwd: project.dir, env: EMBEDDED });
+    expect(run.code).to.equal(1);
+    expect(run.output).to.include('migration 1000000000002_fails_halfway failed (up): relation "no_such_table" does not exist');
+    expect(run.output).to.include('hint: fix 1000000000002_fails_halfway in migrations/, then run the command again');
+    expect(run.output).to.match(/Stopped the embedded database and removed its files/);
+    expect(run.output, 'a stack trace was printed').not.to.match(/\n\s+at /);
+    const dataDir = dataDirFromOutput(run.output);
+    expect(existsSync(dataDir)).to.equal(false);
+    expect(serverProcessesFor(dataDir)).to.deep.equal([]);
+  });
+
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    it(`stops the server and removes its temp dir on ${signal} in the middle of a migration`, async () => {
+      project.addMigrations('slow');
+      const marker = path.join(project.dir, 'slow-migration-started');
+      const gulp = startGulp(['migrate:local'], { cwd: project.dir, env: { ...EMBEDDED, SLOW_MIGRATION_MARKER: marker } });
+      for (let waited = 0; !existsSync(marker); waited += 50) {
+        if (waited > 30_000) throw new Error(`the slow migration never started:\n${gulp.output()}`);
+        await sleep(50);
+      }
+      await sleep(200);
+      gulp.kill(signal);
+      const run = await gulp.done;
+      expect(run.signal ?? run.code, run.output).to.equal(signal);
+      expect(run.output).to.include(`Received ${signal}: stopping what this run started`);
+      const dataDir = dataDirFromOutput(run.output);
+      expect(existsSync(dataDir)).to.equal(false);
+      expect(serverProcessesFor(dataDir)).to.deep.equal([]);
+    });
+  }
+
+  it('explains a missing connection for `gulp migrate`, with no stack trace and exit code 1', async () => {
+    const run = await runGulp(['migrate'], { cwd: project.dir });
+    expect(run.code).to.equal(1);
+    expect(run.output).to.include(
+      'DATABASE_URL is required: set it, or set DB_HOST, DB_PORT, DB_NAME, DB_USER, DB_PASSWORD (missing: DB_HOST, DB_PORT, DB_NAME, DB_USER, DB_PASSWORD)',
+    );
+    expect(run.output).to.include('hint: fix it in the environment or a .env file (copy .env.example to .env)');
+    expect(run.output).not.to.match(/\n\s+at /);
+  });
+
+  it('rejects an invalid flag before starting anything', async () => {
+    const run = await runGulp(['migrate:local', '--direction', 'sideways'], { cwd: project.dir, env: EMBEDDED });
+    expect(run.code).to.equal(1);
+    expect(run.output).to.include('--direction must be one of: up, down (got "sideways")');
+    expect(run.output).not.to.include('Database provider');
+  });
+
+  it('documents every task and its flags in `gulp --tasks`', async () => {
+    const run = await runGulp(['--tasks'], { cwd: project.dir });
+    expect(run.code, run.output).to.equal(0);
+    for (const task of ['migrate:local', 'migrate', 'db:start', 'db:stop']) expect(run.output).to.match(new RegExp(`[├└]─[─┬] ${task} +\\S`));
+    for (const flag of ['--direction up|down', '--count N|all', '--provider', '--timeout SECONDS', '--migrations-dir DIR', '--no-single-transaction']) {
+      expect(run.output).to.include(flag);
+    }
+  });
+});
