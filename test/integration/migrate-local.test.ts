@@ -54,6 +54,12 @@ describe('gulp migrate:local, end to end', function () {
     expect(existsSync(state.tempDir!)).to.equal(false);
     expect(serverProcessesFor(state.tempDir!)).to.deep.equal([]);
     expect(existsSync(keptStatePath(project.dir))).to.equal(false);
+    const password = decodeURIComponent(new URL(state.url).password);
+    const superPassword = decodeURIComponent(new URL(state.superuserUrl).password);
+    for (const run of [first, second, down, stop]) {
+      expect(run.output).not.to.include(password);
+      expect(run.output).not.to.include(superPassword);
+    }
   });
 
   it('still tears down when a migration fails, and exits non-zero with the failing step\'s message', async () => {

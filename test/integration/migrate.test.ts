@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { createContext, type TaskContext } from '../../tasks/context';
 import { createEnsureEnvTask } from '../../tasks/ensure-env';
 import { TaskError } from '../../tasks/errors';
+import { freePort } from '../../tasks/providers/free-port';
 import { createMigrateTask } from '../../tasks/migrate';
 import { createWaitDbTask } from '../../tasks/wait-db';
 import { query, startTestServer, tableNames, type TestServer } from '../support/database';
@@ -144,6 +145,17 @@ describe('migrate against a real server', function () {
     expect(performance.now() - started).to.be.lessThan(5_000);
     expect(error.message).to.match(/^password authentication failed for user "contentuser" at 127\.0\.0\.1:\d+\n  hint: check DB_PASSWORD/);
     expect(error.message).not.to.include('not-the-password');
+  });
+
+  it('gives up on a refused connection after --timeout, saying what it saw last and what to do', async () => {
+    const closedPort = await freePort();
+    const started = performance.now();
+    const error = await migrateFailure(`postgresql://contentuser:pw@127.0.0.1:${closedPort}/contenthub`, ['--timeout', '0.5']);
+    expect(performance.now() - started).to.be.within(450, 3_000);
+    expect(error.message).to.equal(
+      `gave up waiting for the database after 0.5 s: connection refused at 127.0.0.1:${closedPort}\n` +
+        '  hint: is the server up and listening there? Start one with `gulp db:start` (or `docker compose up -d postgres`), or check DB_HOST/DB_PORT',
+    );
   });
 
   it('names a missing migrations folder and how to point at the right one', async () => {
