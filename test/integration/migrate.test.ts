@@ -1,4 +1,6 @@
 import { expect } from 'chai';
+import { rmSync } from 'node:fs';
+import path from 'node:path';
 import { createContext, type TaskContext } from '../../tasks/context';
 import { createEnsureEnvTask } from '../../tasks/ensure-env';
 import { TaskError } from '../../tasks/errors';
@@ -126,6 +128,21 @@ describe('migrate against a real server', function () {
       expect(await tableNames(url)).to.deep.equal(['alpha', 'pgmigrations']);
       expect(await ledger(url)).to.deep.equal(['1000000000001_create_alpha']);
     });
+  });
+
+  it('refuses a new migration older than the applied ones, naming both and the fix', async () => {
+    const url = await server.freshDatabase('out_of_order');
+    await migrate(url);
+    project.writeFile('migrations/1732400000000_late_arrival.ts', "export const up = () => undefined;\nexport const down = () => undefined;\n");
+    try {
+      const error = await migrateFailure(url);
+      expect(error.message).to.equal(
+        'migration 1732400000000_late_arrival is older than 1732500000000_enable_pgcrypto, which is already applied (out of order)\n' +
+          '  hint: give 1732400000000_late_arrival a newer timestamp prefix than every applied migration (rename the file in migrations/), then run the command again',
+      );
+    } finally {
+      rmSync(path.join(project.migrationsDir, '1732400000000_late_arrival.ts'));
+    }
   });
 
   it('explains "relation already exists" as a half-applied migration and what to run', async () => {

@@ -1,0 +1,67 @@
+import { expect } from 'chai';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { Cleanups } from '../../tasks/cleanups';
+import { resolveConfig } from '../../tasks/config';
+import { withClient } from '../../tasks/pg-client';
+import { embeddedProvider } from '../../tasks/providers/embedded';
+import type { StartedDatabase } from '../../tasks/providers/types';
+import { query, serverProcessesFor } from '../support/database';
+import { createTestProject, type TestProject } from '../support/project';
+import { createRecordingLogger } from '../support/recording-logger';
+
+describe('embedded provider', () => {
+  const password = 'p@ss:w/rd?#% ünï';
+  let project: TestProject;
+  let database: StartedDatabase;
+  let cleanups: Cleanups;
+  before(async () => {
+    project = createTestProject();
+    cleanups = new Cleanups();
+    const config = resolveConfig({
+      env: { DB_NAME: 'hub', DB_USER: 'hub_owner', DB_PASSWORD: password },
+      argv: [],
+      cwd: project.dir,
+      startsDatabase: true,
+    });
+    database = await embeddedProvider.start(config, { logger: createRecordingLogger(), cleanups, secrets: new Set() });
+  });
+  after(async () => {
+    await database?.stop();
+    project?.remove();
+  });
+
+  it('creates the role and database named by DB_USER / DB_NAME, with a password full of special characters', async () => {
+    const [row] = await query(database.url, 'SELECT current_user AS role, current_database() AS db');
+    expect(row).to.deep.equal({ role: 'hub_owner', db: 'hub' });
+    const [owner] = await query(database.url, 'SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = current_database()');
+    expect(owner).to.deep.equal({ owner: 'hub_owner' });
+  });
+
+  it('listens on 127.0.0.1 only and requires a password', async () => {
+    const [setting] = await query(database.superuserUrl!, 'SHOW listen_addresses');
+    expect(setting).to.deep.equal({ listen_addresses: '127.0.0.1' });
+    const wrong = database.url.replace(encodeURIComponent(password), 'guess');
+    let code: string | undefined;
+    await withClient(wrong, async () => undefined).catch((error: { code?: string }) => (code = error.code));
+    expect(code).to.equal('28P01');
+  });
+
+  it('keeps its files in a private temp dir and, as root, runs as the postgres OS user', async () => {
+    const tempDir = database.keptState!.tempDir!;
+    expect(statSync(tempDir).mode & 0o777).to.equal(0o700);
+    if (process.getuid?.() === 0) {
+      const uid = /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${database.keptState!.pid}/status`, 'utf8'))?.[1];
+      expect(Number(uid)).not.to.equal(0);
+    }
+  });
+
+  it('stops the server and removes its temp dir, and stopping twice is harmless', async () => {
+    const tempDir = database.keptState!.tempDir!;
+    expect(serverProcessesFor(tempDir)).to.have.length.greaterThan(0);
+    await database.stop();
+    await database.stop();
+    expect(existsSync(tempDir)).to.equal(false);
+    expect(serverProcessesFor(tempDir)).to.deep.equal([]);
+    expect(cleanups.size, 'the provider left a cleanup registered after a successful start').to.equal(0);
+  });
+});
