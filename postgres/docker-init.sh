@@ -3,6 +3,7 @@
 # postgres/init (mounted at /pgmt-init) as superuser in the application database, with the settings the scripts
 # read. The tasks run the same scripts themselves for servers they start, so both paths create the same role.
 set -euo pipefail
+shopt -s nullglob
 for script in /pgmt-init/*.sql; do
   echo "pg-migrate-tasks: running ${script##*/}"
   psql -v ON_ERROR_STOP=1 --no-psqlrc --username "$POSTGRES_USER" --dbname "$POSTGRES_DB" \

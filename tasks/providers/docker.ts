@@ -132,7 +132,7 @@ function startError(config: Config, error: unknown): TaskError {
     });
   }
   if (/port is already allocated|address already in use/i.test(cause)) {
-    return new TaskError(`${base}: port ${config.connection.port} is already in use (${cause})`, {
+    return new TaskError(`${base}: port ${config.connection.port} is already in use; Docker said: ${cause}`, {
       hint: 'set DB_PORT to a free port, or stop what is listening there (`gulp db:stop` if it is a kept database)',
       cause: error,
     });

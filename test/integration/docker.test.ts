@@ -3,6 +3,7 @@ import { expect } from 'chai';
 import { Cleanups } from '../../tasks/cleanups';
 import { resolveConfig, type Config } from '../../tasks/config';
 import { TaskError } from '../../tasks/errors';
+import type { KeptDatabaseState } from '../../tasks/kept-state';
 import type { Logger } from '../../tasks/logger';
 import { withClient } from '../../tasks/pg-client';
 import { composeProvider } from '../../tasks/providers/compose';
@@ -31,6 +32,15 @@ function recordingRuntime(): ProviderRuntime & { lines: string[] } {
 function skipWith(context: Mocha.Context, reason: string): never {
   console.log(`      skipped: ${reason}`);
   context.skip();
+}
+
+function keptState(fields: Partial<KeptDatabaseState> & Pick<KeptDatabaseState, 'provider'>): KeptDatabaseState {
+  return {
+    url: 'postgresql://contentuser:secret@127.0.0.1:55432/contenthub',
+    superuserUrl: 'postgresql://postgres:secret@127.0.0.1:55432/postgres',
+    startedAt: '2025-01-01T00:00:00.000Z',
+    ...fields,
+  };
 }
 
 async function currentUser(url: string): Promise<string> {
@@ -93,6 +103,33 @@ describe('docker providers without an engine', function () {
     expect(providerRuntime.cleanups.size).to.equal(0);
   });
 
+  it('dockerProvider.resume() cannot check a kept container: says how to remove it and reports nothing to resume', async function () {
+    const runtime = await detectContainerRuntime();
+    if (runtime.available) skipWith(this, `a container runtime answers here (${runtime.description})`);
+    const providerRuntime = recordingRuntime();
+
+    const resumed = await dockerProvider.resume!(keptState({ provider: 'docker', containerId: 'c0ffee0123456789abcdef' }), providerRuntime);
+
+    expect(resumed).to.equal(undefined);
+    expect(providerRuntime.lines).to.deep.equal([
+      `warn: Could not check the kept docker container c0ffee012345: ${runtime.reason}; if it still exists, remove it with \`docker rm -f c0ffee012345\``,
+    ]);
+  });
+
+  it('composeProvider.resume() cannot check a kept project: says how to remove it and reports nothing to resume', async function () {
+    const compose = await dockerComposeAvailable();
+    if (compose.available) skipWith(this, `docker compose works here (${compose.description})`);
+    const providerRuntime = recordingRuntime();
+
+    const resumed = await composeProvider.resume!(keptState({ provider: 'compose', composeProject: 'pgmt-kept-0badc0de' }), providerRuntime);
+
+    expect(resumed).to.equal(undefined);
+    expect(providerRuntime.lines).to.have.length(1);
+    expect(providerRuntime.lines[0]).to.match(
+      /^warn: Could not check the kept compose project pgmt-kept-0badc0de \(.+\); if it still exists, remove it with `docker compose -p pgmt-kept-0badc0de down -v`$/,
+    );
+  });
+
   it('composeProvider.start() names a missing compose file', async function () {
     const config = { ...projectConfig(), composeFile: path.join(REPO_ROOT, 'no-such-compose.yml') };
 
@@ -105,6 +142,29 @@ describe('docker providers without an engine', function () {
   });
 });
 
+/** Starts the provider, checks the application role, stops it twice, and checks the database is gone. */
+async function exercise(provider: Provider): Promise<void> {
+  const config = projectConfig();
+  const runtime = recordingRuntime();
+  let database: StartedDatabase | undefined;
+  try {
+    database = await provider.start(config, runtime);
+    expect(runtime.cleanups.size, 'the handle owns the cleanup now').to.equal(0);
+    expect(database.provider).to.equal(provider.name);
+    // The application role the init scripts create: 'contentuser' unless a .env says otherwise.
+    expect(await currentUser(database.url)).to.equal(config.connection.user);
+    expect(database.keptState?.provider).to.equal(provider.name);
+    const resumed = await provider.resume!(database.keptState!, runtime);
+    expect(resumed?.url, 'a running database can be resumed').to.equal(database.url);
+  } finally {
+    await database?.stop();
+  }
+  await database.stop();
+  expect(await provider.resume!(database.keptState!, runtime), 'nothing to resume once stopped').to.equal(undefined);
+  const error = await expectRejection(currentUser(database.url));
+  expect(error).to.be.instanceOf(Error);
+}
+
 describe('docker providers', function () {
   this.timeout(180_000);
 
@@ -113,41 +173,21 @@ describe('docker providers', function () {
     if (!runtime.available) skipWith(this, runtime.reason);
   });
 
-  /** Starts the provider, checks the application role, stops it twice, and checks the database is gone. */
-  async function exercise(provider: Provider): Promise<void> {
-    const config = projectConfig();
-    const runtime = recordingRuntime();
-    let database: StartedDatabase | undefined;
-    try {
-      database = await provider.start(config, runtime);
-      expect(runtime.cleanups.size, 'the handle owns the cleanup now').to.equal(0);
-      expect(database.provider).to.equal(provider.name);
-      // The application role the init scripts create: 'contentuser' unless a .env says otherwise.
-      expect(await currentUser(database.url)).to.equal(config.connection.user);
-      expect(database.keptState?.provider).to.equal(provider.name);
-      const resumed = await provider.resume!(database.keptState!, runtime);
-      expect(resumed?.url, 'a running database can be resumed').to.equal(database.url);
-    } finally {
-      await database?.stop();
-    }
-    await database.stop();
-    expect(await provider.resume!(database.keptState!, runtime), 'nothing to resume once stopped').to.equal(undefined);
-    const error = await expectRejection(currentUser(database.url));
-    expect(error).to.be.instanceOf(Error);
-  }
-
   it('docker: starts a container whose application role can connect, and stops it (twice)', async function () {
     await exercise(dockerProvider);
   });
+});
 
-  describe('compose', function () {
-    before(async function () {
-      const compose = await dockerComposeAvailable();
-      if (!compose.available) skipWith(this, compose.reason);
-    });
+// A sibling, not nested: compose needs the docker CLI and an engine, not a runtime testcontainers recognises.
+describe('compose provider', function () {
+  this.timeout(180_000);
 
-    it('compose: starts the postgres service whose application role can connect, and stops it (twice)', async function () {
-      await exercise(composeProvider);
-    });
+  before(async function () {
+    const compose = await dockerComposeAvailable();
+    if (!compose.available) skipWith(this, compose.reason);
+  });
+
+  it('compose: starts the postgres service whose application role can connect, and stops it (twice)', async function () {
+    await exercise(composeProvider);
   });
 });
