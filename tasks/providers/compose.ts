@@ -9,7 +9,8 @@ import type { KeptDatabaseState } from '../kept-state';
 import { redactSecrets } from '../logger';
 import { dockerComposeAvailable, DockerCommandError, lastLines, runDocker, shortCause, waitForServer } from './container-runtime';
 import { freePort } from './free-port';
-import type { Provider, StartedDatabase } from './types';
+import { databaseHandle } from './handle';
+import type { Provider } from './types';
 
 const SERVICE = 'postgres';
 const SUPERUSER = 'postgres';
@@ -72,7 +73,7 @@ export const composeProvider: Provider = {
         composeFile: file,
         startedAt: new Date().toISOString(),
       };
-      return handle(state, target, `PostgreSQL (compose, project ${target.project}, ${displayPath(file)}) on ${HOST}:${port}`);
+      return databaseHandle(state, `PostgreSQL (compose, project ${target.project}, ${displayPath(file)}) on ${HOST}:${port}`, () => composeDown(target));
     } catch (error) {
       unregister();
       await stop().catch(() => undefined);
@@ -98,21 +99,10 @@ export const composeProvider: Provider = {
       return undefined;
     }
     const address = parseDatabaseUrl(state.url, []);
-    return handle(state, target, `PostgreSQL (compose, kept project ${target.project}) on ${address?.host}:${address?.port}`);
+    return databaseHandle(state, `PostgreSQL (compose, kept project ${target.project}) on ${address?.host}:${address?.port}`, () => composeDown(target));
   },
 };
 
-function handle(state: KeptDatabaseState, target: ComposeTarget, description: string): StartedDatabase {
-  let stopped: Promise<void> | undefined;
-  return {
-    provider: 'compose',
-    url: state.url,
-    superuserUrl: state.superuserUrl,
-    description,
-    keptState: state,
-    stop: () => (stopped ??= composeDown(target)),
-  };
-}
 
 /** `docker compose up --wait` for the service; retries on another free port when the one picked was taken meanwhile. */
 async function composeUp(target: ComposeTarget, config: Config, superPassword: string, hide: (text: string) => string): Promise<number> {

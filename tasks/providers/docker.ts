@@ -5,7 +5,8 @@ import { TaskError } from '../errors';
 import { prepareDatabase } from '../init-scripts';
 import type { KeptDatabaseState } from '../kept-state';
 import { detectContainerRuntime, shortCause, shortContainerId, waitForServer } from './container-runtime';
-import type { Provider, StartedDatabase } from './types';
+import { databaseHandle } from './handle';
+import type { Provider } from './types';
 
 const SUPERUSER = 'postgres';
 const POSTGRES_PORT = 5432;
@@ -51,7 +52,7 @@ export const dockerProvider: Provider = {
         startedAt: new Date().toISOString(),
       };
       const description = `PostgreSQL (docker, image ${config.image}, container ${shortContainerId(containerId)}) on ${host}:${port}`;
-      return handle(state, description, stop);
+      return databaseHandle(state, description, stop);
     } catch (error) {
       unregister();
       await stop().catch(() => undefined);
@@ -77,21 +78,10 @@ export const dockerProvider: Provider = {
     }
     const address = parseDatabaseUrl(state.url, []);
     const description = `PostgreSQL (docker, kept container ${shortContainerId(id)}) on ${address?.host}:${address?.port}`;
-    return handle(state, description, () => removeContainer(id));
+    return databaseHandle(state, description, () => removeContainer(id));
   },
 };
 
-function handle(state: KeptDatabaseState, description: string, stopAndRemove: () => Promise<void>): StartedDatabase {
-  let stopped: Promise<void> | undefined;
-  return {
-    provider: 'docker',
-    url: state.url,
-    superuserUrl: state.superuserUrl,
-    description,
-    keptState: state,
-    stop: () => (stopped ??= stopAndRemove()),
-  };
-}
 
 /** The container, not yet started; it remembers its id as soon as the engine has created it. */
 async function buildContainer(config: Config, superPassword: string) {

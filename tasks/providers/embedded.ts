@@ -13,7 +13,8 @@ import { freePort } from './free-port';
 import { asIdentity, serverIdentity, type OsIdentity } from './os-user';
 import { findPgBinaries, type PgBinaries } from './pg-binaries';
 import { isOurProcess, stopProcess } from './process-control';
-import type { Provider, ProviderRuntime, StartedDatabase } from './types';
+import { databaseHandle } from './handle';
+import type { Provider } from './types';
 
 const SUPERUSER = 'postgres';
 const HOST = '127.0.0.1';
@@ -52,7 +53,8 @@ export const embeddedProvider: Provider = {
         tempDir,
         startedAt: new Date().toISOString(),
       };
-      return handle(state, `PostgreSQL ${binaries.version} (${binaries.source}) on ${HOST}:${server.port}, data in ${tempDir}`);
+      const description = `PostgreSQL ${binaries.version} (${binaries.source}) on ${HOST}:${server.port}, data in ${tempDir}`;
+      return databaseHandle(state, description, () => stopAndRemove(server.pid, tempDir));
     } catch (error) {
       unregister();
       await stop().catch(() => undefined);
@@ -60,24 +62,14 @@ export const embeddedProvider: Provider = {
     }
   },
 
-  async resume(state, _runtime: ProviderRuntime) {
-    if (state.pid === undefined || !state.tempDir || !(await isOurProcess(state.pid, state.tempDir))) return undefined;
+  async resume(state) {
+    const { pid, tempDir } = state;
+    if (pid === undefined || !tempDir || !(await isOurProcess(pid, tempDir))) return undefined;
     const port = parseDatabaseUrl(state.url, [])?.port;
-    return handle(state, `PostgreSQL on ${HOST}:${port} (embedded, kept, data in ${state.tempDir})`);
+    return databaseHandle(state, `PostgreSQL on ${HOST}:${port} (embedded, kept, data in ${tempDir})`, () => stopAndRemove(pid, tempDir));
   },
 };
 
-function handle(state: KeptDatabaseState, description: string): StartedDatabase {
-  let stopped: Promise<void> | undefined;
-  return {
-    provider: 'embedded',
-    url: state.url,
-    superuserUrl: state.superuserUrl,
-    description,
-    keptState: state,
-    stop: () => (stopped ??= stopAndRemove(state.pid, state.tempDir!)),
-  };
-}
 
 /** Stops the postmaster if it is still ours, then deletes its temp dir (data, socket, log). */
 async function stopAndRemove(pid: number | undefined, tempDir: string): Promise<void> {
