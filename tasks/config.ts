@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import dotenv from 'dotenv';
 import { TaskError } from './errors';
-import { parseFlags } from './flags';
+import { describeUnknownFlag, parseFlags } from './flags';
 import { readKeptStateSync } from './kept-state';
 
 export const PROVIDER_NAMES = ['auto', 'embedded', 'docker', 'compose', 'external'] as const;
@@ -80,20 +80,23 @@ export interface ResolveConfigOptions {
   cwd: string;
   /** True when the caller will start its own database, so missing DB_* fall back to defaults. */
   startsDatabase: boolean;
+  /** True when the caller will migrate: a missing migrations folder is then a problem reported before anything starts. */
+  checkMigrationsDir?: boolean;
 }
 
 /**
  * Resolves and validates the configuration. Every problem is collected and reported in one TaskError.
  * @example resolveConfig({ env: process.env, argv: process.argv.slice(2), cwd: process.cwd(), startsDatabase: true })
  */
-export function resolveConfig({ env, argv, cwd, startsDatabase }: ResolveConfigOptions): Config {
-  const problems: string[] = [];
+export function resolveConfig({ env, argv, cwd, startsDatabase, checkMigrationsDir = false }: ResolveConfigOptions): Config {
+  const problems = new Problems();
   const flags = parseFlags(argv);
+  for (const rawName of flags.unknown) problems.flag(describeUnknownFlag(rawName));
 
-  const envFile = path.resolve(cwd, flags.envFile ?? '.env');
+  const envFile = path.resolve(cwd, flags.dotenv ?? '.env');
   let fileVars: Record<string, string> = {};
   if (existsSync(envFile)) fileVars = dotenv.parse(readFileSync(envFile));
-  else if (flags.envFile !== undefined) problems.push(`--env-file ${flags.envFile}: no such file`);
+  else if (flags.dotenv !== undefined) problems.flag(`--dotenv ${flags.dotenv}: no such file`);
   const vars: Record<string, string | undefined> = { ...fileVars, ...definedOnly(env) };
   const get = (name: string) => (vars[name]?.trim() ? vars[name]!.trim() : undefined);
 
@@ -102,17 +105,22 @@ export function resolveConfig({ env, argv, cwd, startsDatabase }: ResolveConfigO
   const external = !startsDatabase || provider === 'external';
   const connection = resolveConnection(get, external, cwd, problems);
 
+  const fromFlag = flags.timeout !== undefined;
   const timeoutText = flags.timeout ?? get('DB_WAIT_TIMEOUT');
-  const timeoutName = flags.timeout !== undefined ? '--timeout' : 'DB_WAIT_TIMEOUT';
   const waitTimeoutSeconds = timeoutText === undefined ? DEFAULTS.waitTimeoutSeconds : Number(timeoutText);
   if (!(waitTimeoutSeconds > 0) || !Number.isFinite(waitTimeoutSeconds)) {
-    problems.push(`${timeoutName} must be a positive number of seconds, got "${timeoutText}"`);
+    problems.add(fromFlag ? 'flag' : 'env', `${fromFlag ? '--timeout' : 'DB_WAIT_TIMEOUT'} must be a positive number of seconds, got "${timeoutText}"`);
   }
 
   const direction = oneOf('--direction', flags.direction, undefined, undefined, DIRECTIONS, problems);
   const count = parseCount(flags.count, problems);
+  const migrationsDir = path.resolve(cwd, flags.migrationsDir ?? get('MIGRATIONS_DIR') ?? DEFAULTS.migrationsDir);
+  if (checkMigrationsDir && !existsSync(migrationsDir)) {
+    const kind = flags.migrationsDir !== undefined ? 'flag' : 'env';
+    problems.add(kind, `migrations folder ${path.relative(cwd, migrationsDir) || migrationsDir}/ does not exist (set MIGRATIONS_DIR or --migrations-dir to the folder that holds them)`);
+  }
 
-  if (problems.length > 0) throw configurationError(problems, existsSync(envFile) ? envFile : undefined);
+  if (problems.size > 0) throw problems.toError(existsSync(envFile) ? envFile : undefined);
   const resolved = connection!;
   return {
     projectDir: cwd,
@@ -122,7 +130,7 @@ export function resolveConfig({ env, argv, cwd, startsDatabase }: ResolveConfigO
     providerSource: flags.provider !== undefined ? '--provider' : get('DB_PROVIDER') !== undefined ? 'DB_PROVIDER' : 'default',
     keepDb,
     waitTimeoutMs: Math.round(waitTimeoutSeconds * 1000),
-    migrationsDir: path.resolve(cwd, flags.migrationsDir ?? get('MIGRATIONS_DIR') ?? DEFAULTS.migrationsDir),
+    migrationsDir,
     migrationsTable: get('MIGRATIONS_TABLE') ?? DEFAULTS.migrationsTable,
     initScriptsDir: path.resolve(cwd, get('DB_INIT_SCRIPTS') ?? DEFAULTS.initScriptsDir),
     image: get('DB_IMAGE') ?? DEFAULTS.image,
@@ -141,11 +149,13 @@ function resolveConnection(
   get: (name: string) => string | undefined,
   external: boolean,
   cwd: string,
-  problems: string[],
+  problems: Problems,
 ): ResolvedConnection | undefined {
   const databaseUrl = get('DATABASE_URL');
   if (databaseUrl) {
-    const connection = parseDatabaseUrl(databaseUrl, problems);
+    const urlProblems: string[] = [];
+    const connection = parseDatabaseUrl(databaseUrl, urlProblems);
+    for (const problem of urlProblems) problems.env(problem);
     if (!connection) return undefined;
     return { url: databaseUrl, connection, connectionSource: 'DATABASE_URL', passwordGenerated: false, portGiven: true };
   }
@@ -154,7 +164,7 @@ function resolveConnection(
   const portText = get('DB_PORT');
   const port = portText === undefined ? undefined : parsePort(portText);
   if (portText !== undefined && port === undefined) {
-    problems.push(`DB_PORT must be a port number from 1 to 65535, got "${portText}"`);
+    problems.env(`DB_PORT must be a port number from 1 to 65535, got "${portText}"`);
   }
 
   if (missing.length === 0) {
@@ -165,9 +175,7 @@ function resolveConnection(
   const kept = readKeptStateSync(cwd);
   const keptConnection = kept ? parseDatabaseUrl(kept.url, []) : undefined;
   if (external && !keptConnection) {
-    problems.push(
-      `DATABASE_URL is required: set it, or set ${PART_VARIABLES.join(', ')} (missing: ${missing.join(', ')})`,
-    );
+    problems.add('connection', `DATABASE_URL is required: set it, or set ${PART_VARIABLES.join(', ')} (missing: ${missing.join(', ')})`);
     return undefined;
   }
   const fallback = keptConnection ?? {
@@ -238,20 +246,20 @@ function parsePort(text: string): number | undefined {
   return port >= 1 && port <= 65_535 ? port : undefined;
 }
 
-function parseCount(text: string | undefined, problems: string[]): number | undefined {
+function parseCount(text: string | undefined, problems: Problems): number | undefined {
   if (text === undefined) return undefined;
   if (text === 'all') return Number.POSITIVE_INFINITY;
   if (/^\d+$/.test(text) && Number(text) >= 1) return Number(text);
-  problems.push(`--count must be a positive whole number or "all", got "${text}"`);
+  problems.flag(`--count must be a positive whole number or "all", got "${text}"`);
   return undefined;
 }
 
-function parseBoolean(name: string, text: string | undefined, problems: string[]): boolean {
+function parseBoolean(name: string, text: string | undefined, problems: Problems): boolean {
   if (text === undefined) return false;
   const value = text.toLowerCase();
   if (['1', 'true', 'yes', 'on'].includes(value)) return true;
   if (['0', 'false', 'no', 'off'].includes(value)) return false;
-  problems.push(`${name} must be 1 or 0 (or true/false), got "${text}"`);
+  problems.env(`${name} must be 1 or 0 (or true/false), got "${text}"`);
   return false;
 }
 
@@ -262,12 +270,13 @@ function oneOf<T extends string>(
   variableName: string | undefined,
   variableValue: string | undefined,
   allowed: readonly T[],
-  problems: string[],
+  problems: Problems,
 ): T | undefined {
-  const [name, value] = flagValue !== undefined ? [flagName, flagValue] : [variableName, variableValue];
+  const fromFlag = flagValue !== undefined;
+  const [name, value] = fromFlag ? [flagName, flagValue] : [variableName, variableValue];
   if (value === undefined) return undefined;
   if ((allowed as readonly string[]).includes(value)) return value as T;
-  problems.push(`${name} must be one of: ${allowed.join(', ')} (got "${value}")`);
+  problems.add(fromFlag ? 'flag' : 'env', `${name} must be one of: ${allowed.join(', ')} (got "${value}")`);
   return undefined;
 }
 
@@ -275,9 +284,42 @@ function definedOnly(env: Readonly<Record<string, string | undefined>>): Record<
   return Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined));
 }
 
-function configurationError(problems: string[], envFile: string | undefined): TaskError {
-  const where = envFile ? `${path.basename(envFile)} or the environment` : 'the environment or a .env file (copy .env.example to .env)';
-  const hint = `fix it in ${where}, then run the command again`;
-  if (problems.length === 1) return new TaskError(problems[0]!, { hint });
-  return new TaskError(`${problems.length} configuration problems:\n${problems.map((p) => `  - ${p}`).join('\n')}`, { hint });
+/** Where a problem is fixed, which decides the hint. */
+type ProblemKind = 'flag' | 'env' | 'connection';
+
+/** Every configuration problem of a run, reported together in one TaskError whose hint fits what went wrong. */
+class Problems {
+  readonly #items: { kind: ProblemKind; text: string }[] = [];
+
+  get size(): number {
+    return this.#items.length;
+  }
+
+  add(kind: ProblemKind, text: string): void {
+    this.#items.push({ kind, text });
+  }
+
+  flag(text: string): void {
+    this.add('flag', text);
+  }
+
+  env(text: string): void {
+    this.add('env', text);
+  }
+
+  toError(envFile: string | undefined): TaskError {
+    const kinds = new Set(this.#items.map((item) => item.kind));
+    const hints: string[] = [];
+    if (kinds.has('connection')) {
+      hints.push('point DATABASE_URL (or DB_*) in .env at a running database (`gulp db:start` starts one that stays up), or use `gulp migrate:local` for a throw-away one');
+    }
+    if (kinds.has('env')) {
+      hints.push(`fix ${envFile ? `${path.basename(envFile)} or the environment` : 'the environment or .env (see .env.example)'}`);
+    }
+    if (kinds.has('flag')) hints.push('fix the flag (`gulp --tasks` lists every task with its flags)');
+    const hint = `${hints.join('; ')}; then run the command again`;
+    const texts = this.#items.map((item) => item.text);
+    if (texts.length === 1) return new TaskError(texts[0]!, { hint });
+    return new TaskError(`${texts.length} configuration problems:\n${texts.map((text) => `  - ${text}`).join('\n')}`, { hint });
+  }
 }

@@ -9,18 +9,20 @@ export interface EnsureEnvOptions {
    * to defaults. False (default) requires DATABASE_URL or all DB_* variables.
    */
   startsDatabase?: boolean;
+  /** True when a later task migrates: a missing migrations folder is reported before a database is started. */
+  migrates?: boolean;
 }
 
 /**
  * Loads `.env` (real environment variables win), resolves flags and the connection, and stores the validated
  * Config in the context. Every problem is reported at once.
  */
-export function createEnsureEnvTask(ctx: TaskContext, { startsDatabase = false }: EnsureEnvOptions = {}): DescribedTask {
+export function createEnsureEnvTask(ctx: TaskContext, { startsDatabase = false, migrates = false }: EnsureEnvOptions = {}): DescribedTask {
   return defineTask(
     ctx,
-    { name: 'ensureEnv', description: 'Load .env and validate the connection settings and flags', flags: ['envFile'] },
+    { name: 'ensureEnv', description: 'Load .env and validate the connection settings and flags', flags: ['dotenv'] },
     async () => {
-      const config = resolveConfig({ env: ctx.env, argv: ctx.argv, cwd: ctx.cwd, startsDatabase });
+      const config = resolveConfig({ env: ctx.env, argv: ctx.argv, cwd: ctx.cwd, startsDatabase, checkMigrationsDir: migrates });
       ctx.secrets.add(config.connection.password);
       ctx.config = config;
       const source = config.envFile ? ` (loaded ${config.envFile})` : '';

@@ -1,14 +1,16 @@
 import { parseArgs } from 'node:util';
 
-/** Command-line flags as typed, before validation. Unknown flags are left to gulp-cli. */
+/** Command-line flags as typed, before validation. */
 export interface RawFlags {
   direction?: string;
   count?: string;
   provider?: string;
   timeout?: string;
   migrationsDir?: string;
-  envFile?: string;
+  dotenv?: string;
   singleTransaction?: boolean;
+  /** Flags neither these tasks nor gulp-cli know, e.g. a typo: `--dirction` (each with a suggestion, if any). */
+  unknown: string[];
 }
 
 /** What `gulp --tasks` prints for each flag; tasks pick the ones they honour. */
@@ -18,7 +20,7 @@ export const FLAG_DESCRIPTIONS = {
   provider: '--provider auto|embedded|docker|compose|external: how to get a database (default: DB_PROVIDER or auto)',
   timeout: '--timeout SECONDS: how long to wait for the database (default: DB_WAIT_TIMEOUT or 30)',
   migrationsDir: '--migrations-dir DIR: folder of migrations (default: MIGRATIONS_DIR or migrations)',
-  envFile: '--env-file FILE: environment file to load (default: .env, if present)',
+  dotenv: '--dotenv FILE: environment file to load (default: .env, if present)',
   singleTransaction: '--no-single-transaction: commit each migration on its own (default: one transaction for all)',
 } as const;
 
@@ -28,38 +30,72 @@ export type FlagName = keyof typeof FLAG_DESCRIPTIONS;
 export function describeFlags(names: readonly FlagName[]): Record<string, string> {
   const flags: Record<string, string> = {};
   for (const name of names) {
-    const [usage, text] = FLAG_DESCRIPTIONS[name].split(': ', 2) as [string, string];
-    flags[usage] = text;
+    const text = FLAG_DESCRIPTIONS[name];
+    const separator = text.indexOf(': ');
+    flags[text.slice(0, separator)] = text.slice(separator + 2);
   }
   return flags;
 }
 
-/** Parses the flags this package understands out of `argv` (without node and script), ignoring the rest. */
+const OPTIONS = {
+  direction: { type: 'string' },
+  count: { type: 'string' },
+  provider: { type: 'string' },
+  timeout: { type: 'string' },
+  'migrations-dir': { type: 'string' },
+  dotenv: { type: 'string' },
+  'single-transaction': { type: 'boolean' },
+} as const;
+
+/** gulp-cli 3's own flags (lib/shared/options/cli-options.js): left to it, never reported as unknown. */
+const GULP_LONG_FLAGS = new Set([
+  'help', 'version', 'preload', 'gulpfile', 'cwd', 'tasks', 'tasks-simple', 'tasks-json', 'tasks-depth', 'depth',
+  'compact-tasks', 'sort-tasks', 'color', 'no-color', 'silent', 'continue', 'series', 'log-level',
+]);
+const GULP_SHORT_FLAGS = new Set(['h', 'v', 'f', 'T', 'S', 'L']);
+
+/** Parses the flags these tasks understand out of `argv` (without node and script); notes unknown ones. */
 export function parseFlags(argv: readonly string[]): RawFlags {
-  const { values } = parseArgs({
-    args: [...argv],
-    strict: false,
-    allowPositionals: true,
-    allowNegative: true,
-    options: {
-      direction: { type: 'string' },
-      count: { type: 'string' },
-      provider: { type: 'string' },
-      timeout: { type: 'string' },
-      'migrations-dir': { type: 'string' },
-      'env-file': { type: 'string' },
-      'single-transaction': { type: 'boolean' },
-    },
-  });
+  const { values, tokens } = parseArgs({ args: [...argv], strict: false, allowPositionals: true, allowNegative: true, tokens: true, options: OPTIONS });
   const text = (value: unknown) => (value === undefined ? undefined : String(value === true ? '' : value));
-  const flag = (value: unknown) => (typeof value === 'boolean' ? value : undefined);
+  const unknown: string[] = [];
+  for (const token of tokens) {
+    if (token.kind !== 'option') continue;
+    const known = token.name in OPTIONS || (token.rawName.startsWith('--') ? GULP_LONG_FLAGS.has(token.name) : GULP_SHORT_FLAGS.has(token.name));
+    if (!known && !unknown.includes(token.rawName)) unknown.push(token.rawName);
+  }
   return {
     direction: text(values.direction),
     count: text(values.count),
     provider: text(values.provider),
     timeout: text(values.timeout),
     migrationsDir: text(values['migrations-dir']),
-    envFile: text(values['env-file']),
-    singleTransaction: flag(values['single-transaction']),
+    dotenv: text(values.dotenv),
+    singleTransaction: typeof values['single-transaction'] === 'boolean' ? values['single-transaction'] : undefined,
+    unknown,
   };
+}
+
+/** "unknown flag --dirction (did you mean --direction?)", suggesting one of our flags within two edits. */
+export function describeUnknownFlag(rawName: string): string {
+  const name = rawName.replace(/^-+/, '');
+  const candidates = [...Object.keys(OPTIONS), 'no-single-transaction'];
+  const suggestion = candidates
+    .map((candidate) => ({ candidate, distance: editDistance(name, candidate) }))
+    .filter(({ distance }) => distance <= 2)
+    .sort((a, b) => a.distance - b.distance)[0];
+  return `unknown flag ${rawName}${suggestion ? ` (did you mean --${suggestion.candidate}?)` : ''}`;
+}
+
+/** Levenshtein distance: the fewest single-character edits turning one word into the other. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i += 1) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j += 1) {
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
 }

@@ -96,12 +96,15 @@ describe('gulp migrate:local, end to end', function () {
   }
 
   it('explains a missing connection for `gulp migrate`, with no stack trace and exit code 1', async () => {
+    project.addMigrations('starter');
     const run = await runGulp(['migrate'], { cwd: project.dir });
     expect(run.code).to.equal(1);
     expect(run.output).to.include(
       'DATABASE_URL is required: set it, or set DB_HOST, DB_PORT, DB_NAME, DB_USER, DB_PASSWORD (missing: DB_HOST, DB_PORT, DB_NAME, DB_USER, DB_PASSWORD)',
     );
-    expect(run.output).to.include('hint: fix it in the environment or a .env file (copy .env.example to .env)');
+    expect(run.output).to.include(
+      'hint: point DATABASE_URL (or DB_*) in .env at a running database (`gulp db:start` starts one that stays up), or use `gulp migrate:local` for a throw-away one; then run the command again',
+    );
     expect(run.output).not.to.match(/\n\s+at /);
   });
 
@@ -116,8 +119,20 @@ describe('gulp migrate:local, end to end', function () {
     const run = await runGulp(['--tasks'], { cwd: project.dir });
     expect(run.code, run.output).to.equal(0);
     for (const task of ['migrate:local', 'migrate', 'db:start', 'db:stop']) expect(run.output).to.match(new RegExp(`[├└]─[─┬] ${task} +\\S`));
-    for (const flag of ['--direction up|down', '--count N|all', '--provider', '--timeout SECONDS', '--migrations-dir DIR', '--no-single-transaction']) {
-      expect(run.output).to.include(flag);
+    for (const [flag, description] of [
+      ['--direction up|down', 'which way to migrate (default: up)'],
+      ['--count N|all', 'how many migrations to run (default: all up, 1 down)'],
+      ['--provider auto|embedded|docker|compose|external', 'how to get a database (default: DB_PROVIDER or auto)'],
+      ['--timeout SECONDS', 'how long to wait for the database (default: DB_WAIT_TIMEOUT or 30)'],
+      ['--migrations-dir DIR', 'folder of migrations (default: MIGRATIONS_DIR or migrations)'],
+      ['--dotenv FILE', 'environment file to load (default: .env, if present)'],
+      ['--no-single-transaction', 'commit each migration on its own (default: one transaction for all)'],
+    ]) {
+      expect(run.output).to.match(new RegExp(`${escapeRegExp(flag!)} +…${escapeRegExp(description!)}\\n`));
     }
   });
 });
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { buildUrl, parseDatabaseUrl, resolveConfig } from '../../tasks/config';
@@ -28,7 +28,9 @@ describe('resolveConfig', () => {
     expect(error.message.split('\n')[0]).to.equal(
       'DATABASE_URL is required: set it, or set DB_HOST, DB_PORT, DB_NAME, DB_USER, DB_PASSWORD (missing: DB_HOST, DB_PASSWORD)',
     );
-    expect(error.hint).to.match(/copy \.env\.example to \.env/);
+    expect(error.hint).to.equal(
+      'point DATABASE_URL (or DB_*) in .env at a running database (`gulp db:start` starts one that stays up), or use `gulp migrate:local` for a throw-away one; then run the command again',
+    );
   });
 
   it('uses DATABASE_URL as given, query string included', () => {
@@ -66,7 +68,7 @@ describe('resolveConfig', () => {
         '  - DB_PORT must be a port number from 1 to 65535, got "abc"',
         '  - --direction must be one of: up, down (got "sideways")',
         '  - --count must be a positive whole number or "all", got "x"',
-        '  hint: fix it in the environment or a .env file (copy .env.example to .env), then run the command again',
+        '  hint: fix the environment or .env (see .env.example); fix the flag (`gulp --tasks` lists every task with its flags); then run the command again',
       ].join('\n'),
     );
   });
@@ -104,10 +106,34 @@ describe('resolveConfig', () => {
     expect(failure({ ...parts }, ['--timeout', 'soon']).message).to.match(/^--timeout must be a positive number of seconds, got "soon"/);
   });
 
-  it('reports a missing --env-file', () => {
-    expect(failure(parts, ['--env-file', 'nope.env']).message).to.equal(
-      '--env-file nope.env: no such file\n  hint: fix it in the environment or a .env file (copy .env.example to .env), then run the command again',
+  it('reports a missing --dotenv file', () => {
+    expect(failure(parts, ['--dotenv', 'nope.env']).message).to.equal(
+      '--dotenv nope.env: no such file\n  hint: fix the flag (`gulp --tasks` lists every task with its flags); then run the command again',
     );
+  });
+
+  it('rejects a misspelt flag, suggesting the right one, and leaves gulp-cli its own flags', () => {
+    expect(failure(parts, ['migrate', '--dirction', 'down', '--countt=2']).message).to.equal(
+      [
+        '2 configuration problems:',
+        '  - unknown flag --dirction (did you mean --direction?)',
+        '  - unknown flag --countt (did you mean --count?)',
+        '  hint: fix the flag (`gulp --tasks` lists every task with its flags); then run the command again',
+      ].join('\n'),
+    );
+    expect(failure(parts, ['--frobnicate']).message).to.match(/^unknown flag --frobnicate\n/);
+    expect(() => resolve(parts, ['migrate', '--cwd', '/tmp', '--gulpfile', 'g.ts', '-LLLL', '--no-color', '--continue', '--no-single-transaction'])).not.to.throw();
+  });
+
+  it('reports a missing migrations folder before anything starts, when asked to', () => {
+    const check = (argv: string[]) => () => resolveConfig({ env: parts, argv, cwd, startsDatabase: true, checkMigrationsDir: true });
+    expect(check(['--migrations-dir', 'nope'])).to.throw(
+      TaskError,
+      'migrations folder nope/ does not exist (set MIGRATIONS_DIR or --migrations-dir to the folder that holds them)\n' +
+        '  hint: fix the flag (`gulp --tasks` lists every task with its flags); then run the command again',
+    );
+    mkdirSync(path.join(cwd, 'nope'));
+    expect(check(['--migrations-dir', 'nope'])).not.to.throw();
   });
 });
 
