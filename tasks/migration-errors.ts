@@ -64,7 +64,7 @@ export function explainMigrationFailure(error: unknown, { config, direction, mig
   const sql = detail ? `\n${indent(detail.replace(/^Error executing:\n/, '').trim())}` : '';
   if (code && DUPLICATE_OBJECT_CODES.has(code) && direction === 'up') {
     return new TaskError(`migration ${migration} failed: ${message}${sql}\n${outcome}`, {
-      hint: 'an earlier run applied part of this migration outside these tasks (a half-applied migration): drop what it created, or roll back with `gulp migrate --direction down`, then run again',
+      hint: `an earlier run applied part of ${migration} outside these tasks (a half-applied migration): drop the objects it already created (named above) by hand, then run again (these tasks roll a failed migration back whole, so they never leave this state)`,
       cause: error,
     });
   }

@@ -16,6 +16,8 @@ export interface PollOptions {
   /** Default 250 ms. */
   maxIntervalMs?: number;
   clock?: Clock;
+  /** Called after each failed attempt that will be retried, with the time spent so far. */
+  onRetry?: (error: unknown, elapsedMs: number) => void;
 }
 
 export type PollResult<T> = { ok: true; value: T; attempts: number } | { ok: false; lastError: unknown; attempts: number };
@@ -27,7 +29,7 @@ export type PollResult<T> = { ok: true; value: T; attempts: number } | { ok: fal
  */
 export async function poll<T>(
   attempt: () => Promise<T>,
-  { timeoutMs, intervalMs = 20, maxIntervalMs = 250, clock = systemClock }: PollOptions,
+  { timeoutMs, intervalMs = 20, maxIntervalMs = 250, clock = systemClock, onRetry }: PollOptions,
   isFatal: (error: unknown) => boolean = () => false,
 ): Promise<PollResult<T>> {
   const deadline = clock.now() + timeoutMs;
@@ -40,6 +42,7 @@ export async function poll<T>(
     } catch (error) {
       const left = deadline - clock.now();
       if (isFatal(error) || left <= 0) return { ok: false, lastError: error, attempts };
+      onRetry?.(error, timeoutMs - left);
       await clock.sleep(Math.min(interval, left));
       interval = Math.min(Math.ceil(interval * 1.5), maxIntervalMs);
     }

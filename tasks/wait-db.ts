@@ -4,7 +4,12 @@ import { classifyConnectionError } from './db-errors';
 import { defineTask, type DescribedTask } from './define-task';
 import { TaskError } from './errors';
 import { withClient } from './pg-client';
+import { readKeptStateSync } from './kept-state';
 import { poll, type Clock } from './poll';
+import { redactUrl } from './redact';
+
+/** Say once that we are waiting, when the database has not answered this long. */
+const ANNOUNCE_AFTER_MS = 1_000;
 
 export interface WaitDbOptions {
   /** For tests: a clock that does not really wait. */
@@ -25,9 +30,16 @@ export function createWaitDbTask(ctx: TaskContext, { clock }: WaitDbOptions = {}
       const target = parseDatabaseUrl(url, []) ?? config.connection;
       const started = clock?.now() ?? performance.now();
       const attemptTimeoutMs = Math.min(5_000, config.waitTimeoutMs);
+      let announced = false;
+      const announce = (error: unknown, elapsedMs: number) => {
+        if (announced || elapsedMs < ANNOUNCE_AFTER_MS) return;
+        announced = true;
+        const seconds = config.waitTimeoutMs / 1000;
+        ctx.logger.info(`Waiting for the database (${classifyConnectionError(error, target).message} so far; giving up after ${seconds} s)`);
+      };
       const result = await poll(
         () => withClient(url, (client) => client.query('SELECT 1'), attemptTimeoutMs),
-        { timeoutMs: config.waitTimeoutMs, clock },
+        { timeoutMs: config.waitTimeoutMs, clock, onRetry: announce },
         (error) => !classifyConnectionError(error, target).transient,
       );
       if (result.ok) {
@@ -39,7 +51,14 @@ export function createWaitDbTask(ctx: TaskContext, { clock }: WaitDbOptions = {}
       const message = failure.transient
         ? `gave up waiting for the database after ${config.waitTimeoutMs / 1000} s: ${failure.message}`
         : failure.message;
-      throw new TaskError(message, { hint: failure.hint, cause: result.lastError });
+      throw new TaskError(message, { hint: failure.hint + keptDatabaseNote(config.projectDir, url), cause: result.lastError });
     },
   );
+}
+
+/** When a kept database runs at another URL than the one that failed, the likely fix is to use it. */
+function keptDatabaseNote(projectDir: string, failedUrl: string): string {
+  const kept = readKeptStateSync(projectDir);
+  if (!kept || kept.url === failedUrl) return '';
+  return `. A kept database is running at ${redactUrl(kept.url)}: to use it, remove DATABASE_URL and DB_* from the environment and .env (they override it)`;
 }

@@ -19,7 +19,7 @@ import type { Provider } from './types';
 const SUPERUSER = 'postgres';
 const HOST = '127.0.0.1';
 const PORT_ATTEMPTS = 3;
-/** Settings for a throw-away server: durability buys nothing when the data dir is deleted after the run. */
+/** Settings for a throw-away server (not a kept one): durability buys nothing when the data dir is deleted after the run. */
 const DISPOSABLE_SETTINGS = ['fsync=off', 'synchronous_commit=off', 'full_page_writes=off'];
 
 /**
@@ -122,7 +122,7 @@ async function startServer(
     const port = fixedPort ?? (await freePort(HOST));
     const log = await open(logFile, 'a');
     const args = ['-D', path.join(tempDir, 'data'), '-p', String(port), '-k', tempDir, '-c', `listen_addresses=${HOST}`];
-    for (const setting of DISPOSABLE_SETTINGS) args.push('-c', setting);
+    if (!config.keepDb) for (const setting of DISPOSABLE_SETTINGS) args.push('-c', setting);
     let child: ChildProcess;
     let exited = false;
     try {

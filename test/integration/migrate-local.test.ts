@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
 import { keptStatePath, type KeptDatabaseState } from '../../tasks/kept-state';
+import { freePort } from '../../tasks/providers/free-port';
 import { dataDirFromOutput, serverProcessesFor, tableNames } from '../support/database';
 import { createTestProject, runGulp, startGulp, type TestProject } from '../support/project';
 
@@ -60,6 +61,28 @@ describe('gulp migrate:local, end to end', function () {
       expect(run.output).not.to.include(password);
       expect(run.output).not.to.include(superPassword);
     }
+  });
+
+  it('db:start keeps a database at the .env settings, `gulp migrate` uses it, a reuse with other settings warns', async () => {
+    project.addMigrations('starter');
+    const port = await freePort();
+    project.writeFile('.env', `DB_HOST=127.0.0.1\nDB_PORT=${port}\nDB_NAME=hub\nDB_USER=hub_owner\nDB_PASSWORD=local-secret\n`);
+    const start = await runGulp(['db:start'], { cwd: project.dir, env: EMBEDDED });
+    expect(start.code, start.output).to.equal(0);
+    expect(start.output).to.include(`Database ready: hub_owner@127.0.0.1:${port}/hub`);
+    expect(start.output).to.include(`Kept the database running at postgresql://hub_owner:****@127.0.0.1:${port}/hub`);
+
+    const migrate = await runGulp(['migrate'], { cwd: project.dir });
+    expect(migrate.code, migrate.output).to.equal(0);
+    expect(migrate.output).to.match(/Applied 5 migrations in \d+ ms/);
+
+    const again = await runGulp(['db:start'], { cwd: project.dir, env: { ...EMBEDDED, DB_PASSWORD: 'another-secret' } });
+    expect(again.code, again.output).to.equal(0);
+    expect(again.output).to.include('Reusing the kept database');
+    expect(again.output).to.include(
+      'The kept database was started with another password than the one configured now, and keeps its own: run `gulp db:stop` and start again to recreate it with the current settings',
+    );
+    for (const run of [start, migrate, again]) expect(run.output).not.to.match(/local-secret|another-secret/);
   });
 
   it('still tears down when a migration fails, and exits non-zero with the failing step\'s message', async () => {

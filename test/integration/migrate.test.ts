@@ -150,7 +150,9 @@ describe('migrate against a real server', function () {
     await query(url, 'CREATE TABLE users (id integer)');
     const error = await migrateFailure(url, ['--count', 'all']);
     expect(error.message).to.match(/^migration 1732500002000_create_users failed: relation "users" already exists/);
-    expect(error.hint).to.match(/^an earlier run applied part of this migration outside these tasks .*gulp migrate --direction down/);
+    expect(error.hint).to.equal(
+      'an earlier run applied part of 1732500002000_create_users outside these tasks (a half-applied migration): drop the objects it already created (named above) by hand, then run again (these tasks roll a failed migration back whole, so they never leave this state)',
+    );
     expect(await ledger(url)).to.deep.equal([]);
   });
 
@@ -173,6 +175,21 @@ describe('migrate against a real server', function () {
       `gave up waiting for the database after 0.5 s: connection refused at 127.0.0.1:${closedPort}\n` +
         '  hint: is the server up and listening there? Start one with `gulp db:start` (or `docker compose up -d postgres`), or check DB_HOST/DB_PORT',
     );
+  });
+
+  it('says once that it is waiting, when the database does not answer within a second', async () => {
+    const closedPort = await freePort();
+    const logger = createRecordingLogger();
+    const env = { DATABASE_URL: `postgresql://contentuser:pw@127.0.0.1:${closedPort}/contenthub` };
+    const ctx = createContext({ logger, env, argv: ['migrate', '--timeout', '3'], cwd: project.dir });
+    await createEnsureEnvTask(ctx)();
+    let now = 0;
+    const clock = { now: () => now, sleep: async (ms: number) => void (now += ms) };
+    const failure = await createWaitDbTask(ctx, { clock })().catch((error: Error) => error);
+    expect((failure as Error).message).to.match(/^gave up waiting for the database after 3 s: connection refused/);
+    expect(logger.lines.filter((line) => line.includes('Waiting'))).to.deep.equal([
+      `info: Waiting for the database (connection refused at 127.0.0.1:${closedPort} so far; giving up after 3 s)`,
+    ]);
   });
 
   it('names a missing migrations folder and how to point at the right one', async () => {
