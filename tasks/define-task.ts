@@ -1,6 +1,9 @@
 import { redactError, type TaskContext } from './context';
 import { describeFlags, type FlagName } from './flags';
 
+/** How long a failing task waits for a signal that may have caused the failure to be handled. */
+const SIGNAL_GRACE_MS = 25;
+
 /** A gulp task function with the metadata `gulp --tasks` prints. */
 export interface DescribedTask {
   (): Promise<void>;
@@ -24,9 +27,14 @@ export function defineTask(ctx: TaskContext, { name, description, flags }: TaskD
     try {
       await run();
     } catch (error) {
-      // Interrupted (Ctrl-C): the failure is a consequence. Let the cleanup finish and the signal end the process,
-      // rather than gulp printing this error and exiting before the server is stopped.
-      if (ctx.shutdown) await ctx.shutdown;
+      // Interrupted (Ctrl-C): this failure is a consequence (the server went away, initdb was stopped). Let the
+      // cleanup finish and the re-raised signal end the process, rather than gulp printing a misleading error and
+      // exiting before the server is stopped. A signal that arrived with the failure is handled first.
+      await new Promise((resolve) => setTimeout(resolve, SIGNAL_GRACE_MS));
+      if (ctx.shutdown) {
+        await ctx.shutdown;
+        await new Promise<never>(() => undefined);
+      }
       throw redactError(ctx, error);
     }
   };

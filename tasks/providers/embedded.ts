@@ -35,12 +35,18 @@ export const embeddedProvider: Provider = {
     const binaries = await findPgBinaries(config.pgBin, identity);
     const tempDir = await makePrivateTempDir(identity);
     let pid: number | undefined;
-    const stop = () => stopAndRemove(pid, tempDir);
+    let initdb: RunningCommand | undefined;
+    const stop = async () => {
+      // Interrupted during initdb: let it go before deleting the folder it writes into.
+      if (initdb) await initdb.kill();
+      await stopAndRemove(pid, tempDir);
+    };
     const unregister = cleanups.add('embedded server', stop);
     try {
       const superPassword = randomBytes(24).toString('base64url');
       secrets.add(superPassword);
-      await initCluster(binaries, tempDir, superPassword, identity);
+      await initCluster(binaries, tempDir, superPassword, identity, (command) => (initdb = command));
+      initdb = undefined;
       const server = await startServer(binaries, tempDir, superPassword, identity, config, (started) => (pid = started));
       const superuser: ConnectionSettings = { host: HOST, port: server.port, database: 'postgres', user: SUPERUSER, password: superPassword };
       await prepareDatabase(superuser, config.connection, config.initScriptsDir, logger);
@@ -84,14 +90,22 @@ async function makePrivateTempDir(identity: OsIdentity): Promise<string> {
   return dir;
 }
 
-async function initCluster(binaries: PgBinaries, tempDir: string, superPassword: string, identity: OsIdentity): Promise<void> {
+async function initCluster(
+  binaries: PgBinaries,
+  tempDir: string,
+  superPassword: string,
+  identity: OsIdentity,
+  onSpawn: (command: RunningCommand) => void,
+): Promise<void> {
   const passwordFile = path.join(tempDir, 'superuser-password');
   await writeFile(passwordFile, superPassword, { mode: 0o600 });
   if (identity.uid !== undefined) await chown(passwordFile, identity.uid, identity.gid!);
   const args = ['-D', path.join(tempDir, 'data'), '-U', SUPERUSER, '-A', 'scram-sha-256', `--pwfile=${passwordFile}`];
   args.push('-E', 'UTF8', '--no-locale', '--no-sync', '--no-instructions');
   try {
-    await runToCompletion(path.join(binaries.binDir, 'initdb'), args, identity, tempDir);
+    const initdb = runCommand(path.join(binaries.binDir, 'initdb'), args, identity, tempDir);
+    onSpawn(initdb);
+    await initdb.done;
   } catch (error) {
     throw new TaskError(`initdb failed (${binaries.binDir}, as user "${identity.name}"): ${messageOf(error)}`, {
       hint: `user "${identity.name}" must be able to traverse ${os.tmpdir()} (set TMPDIR to another folder) and run the binaries (or set DB_PG_BIN)`,
@@ -168,18 +182,39 @@ async function startServer(
   }
 }
 
-/** Runs a command to completion as `identity`, rejecting with its output when it fails. */
-function runToCompletion(command: string, args: string[], identity: OsIdentity, cwd: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { ...asIdentity(identity), cwd, stdio: ['ignore', 'pipe', 'pipe'], env: serverEnv() });
-    let output = '';
-    child.stdout!.on('data', (chunk) => (output += chunk));
-    child.stderr!.on('data', (chunk) => (output += chunk));
-    child.once('error', reject);
-    child.once('close', (code, signal) =>
-      code === 0 ? resolve() : reject(new Error(`exit ${code ?? signal}: ${output.trim().split('\n').slice(-3).join(' / ')}`)),
-    );
+/** A command started by runCommand: its completion, and a way to end it early. */
+interface RunningCommand {
+  /** Resolves when it exits with 0; rejects with its last output lines otherwise. */
+  done: Promise<void>;
+  /** Ends it (SIGTERM) and resolves once it has exited. */
+  kill(): Promise<void>;
+}
+
+/**
+ * Runs a command as `identity` in its own process group, so a Ctrl-C in the terminal reaches only gulp, whose
+ * cleanup then ends it and waits for it before removing the files it writes.
+ */
+function runCommand(command: string, args: string[], identity: OsIdentity, cwd: string): RunningCommand {
+  const child = spawn(command, args, { ...asIdentity(identity), cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: serverEnv() });
+  let output = '';
+  child.stdout!.on('data', (chunk) => (output += chunk));
+  child.stderr!.on('data', (chunk) => (output += chunk));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>((resolve) => {
+    child.once('error', (error) => resolve({ code: null, signal: null, error }));
+    child.once('close', (code, signal) => resolve({ code, signal }));
   });
+  const done = exited.then(({ code, signal, error }) => {
+    if (error) throw error;
+    if (code !== 0) throw new Error(`exit ${code ?? signal}: ${output.trim().split('\n').slice(-3).join(' / ')}`);
+  });
+  done.catch(() => undefined);
+  return {
+    done,
+    kill: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
 }
 
 /** The server's environment: ours, without libpq variables that would point it elsewhere. */

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { existsSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
 import { keptStatePath, type KeptDatabaseState } from '../../tasks/kept-state';
@@ -112,11 +113,38 @@ describe('gulp migrate:local, end to end', function () {
       const run = await gulp.done;
       expect(run.signal ?? run.code, run.output).to.equal(signal);
       expect(run.output).to.include(`Received ${signal}: stopping what this run started`);
+      expect(run.output, 'a consequence of the interruption was reported as an error').not.to.match(/errored|hint:|\n\s+at /);
       const dataDir = dataDirFromOutput(run.output);
       expect(existsSync(dataDir)).to.equal(false);
       expect(serverProcessesFor(dataDir)).to.deep.equal([]);
     });
   }
+
+  it('leaves nothing behind when interrupted while the server is being created or started', async () => {
+    project.addMigrations('starter');
+    for (const delayMs of [0, 60, 150, 300, 600]) {
+      const tmp = mkdtempSync(path.join(os.tmpdir(), 'pgmt-signal-'));
+      chmodSync(tmp, 0o755);
+      try {
+        const gulp = startGulp(['migrate:local'], { cwd: project.dir, env: { ...EMBEDDED, TMPDIR: tmp } });
+        for (let waited = 0; !gulp.output().includes('Database provider:'); waited += 10) {
+          if (waited > 30_000) throw new Error(`no provider line:\n${gulp.output()}`);
+          await sleep(10);
+        }
+        await sleep(delayMs);
+        gulp.kill('SIGINT');
+        const run = await gulp.done;
+        const label = `interrupted ${delayMs} ms after the provider line:\n${run.output}`;
+        if (run.code === 0) continue; // It finished before the signal landed: nothing to check.
+        expect(run.signal, label).to.equal('SIGINT');
+        expect(run.output, label).not.to.match(/errored|hint:|\n\s+at /);
+        expect(readdirSync(tmp).filter((name) => name.startsWith('pgmt-')), label).to.deep.equal([]);
+        expect(serverProcessesFor(tmp), label).to.deep.equal([]);
+      } finally {
+        rmSync(tmp, { recursive: true, force: true });
+      }
+    }
+  });
 
   it('explains a missing connection for `gulp migrate`, with no stack trace and exit code 1', async () => {
     project.addMigrations('starter');
