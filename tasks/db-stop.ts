@@ -16,7 +16,7 @@ export function createDbStopTask(ctx: TaskContext): DescribedTask {
     if (database) {
       const started = performance.now();
       await database.stop();
-      ctx.logger.info(`Stopped the kept ${state.provider} database in ${Math.round(performance.now() - started)} ms`);
+      ctx.logger.info(`Stopped the kept ${state.provider} database and removed its files in ${Math.round(performance.now() - started)} ms`);
     } else {
       ctx.logger.info(`The kept ${state.provider} database had already stopped; removed its record`);
     }

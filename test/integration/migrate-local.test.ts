@@ -52,7 +52,7 @@ describe('gulp migrate:local, end to end', function () {
 
     const stop = await runGulp(['db:stop'], { cwd: project.dir });
     expect(stop.code, stop.output).to.equal(0);
-    expect(stop.output).to.match(/Stopped the kept embedded database in \d+ ms/);
+    expect(stop.output).to.match(/Stopped the kept embedded database and removed its files in \d+ ms/);
     expect(existsSync(state.tempDir!)).to.equal(false);
     expect(serverProcessesFor(state.tempDir!)).to.deep.equal([]);
     expect(existsSync(keptStatePath(project.dir))).to.equal(false);

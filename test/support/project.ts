@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
@@ -38,6 +38,11 @@ export function createTestProject(): TestProject {
     },
     remove() {
       rmSync(dir, { recursive: true, force: true });
+      try {
+        rmdirSync(PROJECTS_DIR);
+      } catch {
+        // Another test project still uses it.
+      }
     },
   };
 }
