@@ -13,7 +13,7 @@ import {
   withTeardown,
 } from './tasks';
 
-const ctx = createContext({ logger: gulplog });
+const ctx = createContext({ logger: gulplog, setExitCode: (code) => (process.exitCode = code) });
 
 export const migrateLocal = describeTask(
   withTeardown(

@@ -10,6 +10,8 @@ export const PROVIDER_NAMES = ['auto', 'embedded', 'docker', 'compose', 'externa
 export type ProviderName = (typeof PROVIDER_NAMES)[number];
 export const DIRECTIONS = ['up', 'down'] as const;
 export type Direction = (typeof DIRECTIONS)[number];
+export const MIGRATION_LANGUAGES = ['ts', 'js', 'sql'] as const;
+export type MigrationLanguage = (typeof MIGRATION_LANGUAGES)[number];
 
 /** Role, database and address the application (and its migrations) connect with. */
 export interface ConnectionSettings {
@@ -53,6 +55,14 @@ export interface Config {
   direction?: Direction;
   count?: number;
   singleTransaction: boolean;
+  /** --dry-run: print the SQL, change nothing. */
+  dryRun: boolean;
+  /** migrate:create: --name as given (validated by the task) and --lang. */
+  name?: string;
+  lang?: MigrationLanguage;
+  /** migrate:status: --json output, --accept missing checksums. */
+  json: boolean;
+  accept: boolean;
 }
 
 export const DEFAULTS = {
@@ -114,6 +124,7 @@ export function resolveConfig({ env, argv, cwd, startsDatabase, checkMigrationsD
 
   const direction = oneOf('--direction', flags.direction, undefined, undefined, DIRECTIONS, problems);
   const count = parseCount(flags.count, problems);
+  const lang = oneOf('--lang', flags.lang, undefined, undefined, MIGRATION_LANGUAGES, problems);
   const migrationsDir = path.resolve(cwd, flags.migrationsDir ?? get('MIGRATIONS_DIR') ?? DEFAULTS.migrationsDir);
   if (checkMigrationsDir && !existsSync(migrationsDir)) {
     const kind = flags.migrationsDir !== undefined ? 'flag' : 'env';
@@ -140,6 +151,11 @@ export function resolveConfig({ env, argv, cwd, startsDatabase, checkMigrationsD
     direction,
     count,
     singleTransaction: flags.singleTransaction ?? true,
+    dryRun: flags.dryRun ?? false,
+    name: flags.name,
+    lang,
+    json: flags.json ?? false,
+    accept: flags.accept ?? false,
   };
 }
 

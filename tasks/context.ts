@@ -21,6 +21,8 @@ export interface TaskContext {
   keepDatabase?: boolean;
   /** Set by the signal handler while it cleans up; resolves once the process is about to end by the signal. */
   shutdown?: Promise<void>;
+  /** How a task that reports through its exit status (migrate:status's bitmask) sets it; the gulpfile decides. */
+  readonly setExitCode: (code: number) => void;
 }
 
 export interface ContextOptions {
@@ -32,15 +34,23 @@ export interface ContextOptions {
   argv?: readonly string[];
   /** Default: process.cwd(). */
   cwd?: string;
+  /** Where tasks report an exit status (migrate:status). Default: ignore it; a gulpfile passes one that sets process.exitCode. */
+  setExitCode?: (code: number) => void;
 }
 
 /**
  * Creates the context one gulp process shares between its tasks.
  * @example const ctx = createContext({ logger: gulplog }); export const migrate = series(createEnsureEnvTask(ctx), …);
  */
-export function createContext({ logger = console, env = process.env, argv = process.argv.slice(2), cwd = process.cwd() }: ContextOptions = {}): TaskContext {
+export function createContext({
+  logger = console,
+  env = process.env,
+  argv = process.argv.slice(2),
+  cwd = process.cwd(),
+  setExitCode = () => undefined,
+}: ContextOptions = {}): TaskContext {
   const secrets = new Set<string>();
-  return { logger: createRedactingLogger(logger, secrets), env, argv, cwd, cleanups: new Cleanups(), secrets };
+  return { logger: createRedactingLogger(logger, secrets), env, argv, cwd, cleanups: new Cleanups(), secrets, setExitCode };
 }
 
 /** Masks the context's secrets in an error's message (and its hint) before gulp prints it. */

@@ -9,6 +9,11 @@ export interface RawFlags {
   migrationsDir?: string;
   dotenv?: string;
   singleTransaction?: boolean;
+  dryRun?: boolean;
+  name?: string;
+  lang?: string;
+  json?: boolean;
+  accept?: boolean;
   /** Flags neither these tasks nor gulp-cli know, e.g. a typo: `--dirction` (each with a suggestion, if any). */
   unknown: string[];
 }
@@ -22,6 +27,11 @@ export const FLAG_DESCRIPTIONS = {
   migrationsDir: '--migrations-dir DIR: folder of migrations (default: MIGRATIONS_DIR or migrations)',
   dotenv: '--dotenv FILE: environment file to load (default: .env, if present)',
   singleTransaction: '--no-single-transaction: commit each migration on its own (default: one transaction for all)',
+  dryRun: '--dry-run: print the SQL each pending migration would run; change nothing (no lock, no ledger table)',
+  name: '--name NAME: name of the new migration (letters, digits, _ and -)',
+  lang: '--lang ts|js|sql: language of the new migration (default: ts)',
+  json: '--json: print a machine-readable document instead of the table',
+  accept: '--accept: record checksums of applied migrations that have none (after you checked them)',
 } as const;
 
 export type FlagName = keyof typeof FLAG_DESCRIPTIONS;
@@ -45,6 +55,11 @@ const OPTIONS = {
   'migrations-dir': { type: 'string' },
   dotenv: { type: 'string' },
   'single-transaction': { type: 'boolean' },
+  'dry-run': { type: 'boolean' },
+  name: { type: 'string' },
+  lang: { type: 'string' },
+  json: { type: 'boolean' },
+  accept: { type: 'boolean' },
 } as const;
 
 /** gulp-cli 3's own flags (lib/shared/options/cli-options.js): left to it, never reported as unknown. */
@@ -72,6 +87,11 @@ export function parseFlags(argv: readonly string[]): RawFlags {
     migrationsDir: text(values['migrations-dir']),
     dotenv: text(values.dotenv),
     singleTransaction: typeof values['single-transaction'] === 'boolean' ? values['single-transaction'] : undefined,
+    dryRun: values['dry-run'] === true,
+    name: text(values.name),
+    lang: text(values.lang),
+    json: values.json === true,
+    accept: values.accept === true,
     unknown,
   };
 }
