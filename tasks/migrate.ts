@@ -4,9 +4,7 @@ import { requireConfig, type TaskContext } from './context';
 import type { Direction } from './config';
 import { defineTask, type DescribedTask } from './define-task';
 import { TaskError } from './errors';
-import { explainMigrationFailure } from './migration-errors';
-import { MigrationProgress } from './migration-progress';
-import { withClient } from './pg-client';
+import { runMigrations } from './run-migrations';
 
 export interface MigrateOptions {
   /** Default direction when --direction is not given. Default: 'up'. */
@@ -33,42 +31,15 @@ export function createMigrateTask(ctx: TaskContext, options: MigrateOptions = {}
       const count = config.count ?? options.count ?? (direction === 'up' ? Number.POSITIVE_INFINITY : 1);
       await assertMigrationsFolder(config.migrationsDir, config.projectDir);
 
-      const { runner } = await import('node-pg-migrate');
-      const progress = new MigrationProgress(ctx.logger, direction);
       const started = performance.now();
-      let ran: { name: string }[];
-      try {
-        // Our own client (withClient listens for its 'error' events): a connection lost mid-run then rejects the
-        // runner's query with a message we explain, instead of escaping as an unhandled 'error' event.
-        ran = await withClient(ctx.database?.url ?? config.url, (client) =>
-          runner({
-            dbClient: client,
-            dir: config.migrationsDir,
-            migrationsTable: config.migrationsTable,
-            direction,
-            count,
-            singleTransaction: config.singleTransaction,
-            checkOrder: true,
-            logger: progress.runnerLogger,
-          }),
-        );
-      } catch (error) {
-        const { migration, completedBefore } = progress.failure(error);
-        throw explainMigrationFailure(error, {
-          config,
-          direction,
-          migration,
-          detail: progress.failureDetail,
-          finishedCount: completedBefore,
-        });
-      }
-      progress.finish();
+      const ran = await runMigrations({ config, url: ctx.database?.url ?? config.url, direction, count, logger: ctx.logger });
       ctx.logger.info(summary(direction, ran.length, Math.round(performance.now() - started)));
     },
   );
 }
 
-function summary(direction: Direction, count: number, ms: number): string {
+/** The closing line of a migrate run. */
+export function summary(direction: Direction, count: number, ms: number): string {
   if (count === 0) return direction === 'up' ? 'Already up to date: no pending migrations' : 'Nothing to roll back: no migration is applied';
   const noun = count === 1 ? 'migration' : 'migrations';
   return `${direction === 'up' ? 'Applied' : 'Rolled back'} ${count} ${noun} in ${ms} ms`;
