@@ -92,13 +92,15 @@ export interface ResolveConfigOptions {
   startsDatabase: boolean;
   /** True when the caller will migrate: a missing migrations folder is then a problem reported before anything starts. */
   checkMigrationsDir?: boolean;
+  /** False for tasks that never connect (migrate:create): no connection is required then. Default true. */
+  connects?: boolean;
 }
 
 /**
  * Resolves and validates the configuration. Every problem is collected and reported in one TaskError.
  * @example resolveConfig({ env: process.env, argv: process.argv.slice(2), cwd: process.cwd(), startsDatabase: true })
  */
-export function resolveConfig({ env, argv, cwd, startsDatabase, checkMigrationsDir = false }: ResolveConfigOptions): Config {
+export function resolveConfig({ env, argv, cwd, startsDatabase, checkMigrationsDir = false, connects = true }: ResolveConfigOptions): Config {
   const problems = new Problems();
   const flags = parseFlags(argv);
   for (const rawName of flags.unknown) problems.flag(describeUnknownFlag(rawName));
@@ -112,7 +114,7 @@ export function resolveConfig({ env, argv, cwd, startsDatabase, checkMigrationsD
 
   const provider = oneOf('--provider', flags.provider, 'DB_PROVIDER', get('DB_PROVIDER'), PROVIDER_NAMES, problems) ?? 'auto';
   const keepDb = parseBoolean('KEEP_DB', get('KEEP_DB'), problems);
-  const external = !startsDatabase || provider === 'external';
+  const external = connects && (!startsDatabase || provider === 'external');
   const connection = resolveConnection(get, external, cwd, problems);
 
   const fromFlag = flags.timeout !== undefined;

@@ -11,23 +11,25 @@ export interface EnsureEnvOptions {
   startsDatabase?: boolean;
   /** True when a later task migrates: a missing migrations folder is reported before a database is started. */
   migrates?: boolean;
+  /** False when no later task connects (migrate:create): no connection settings are required. Default true. */
+  connects?: boolean;
 }
 
 /**
  * Loads `.env` (real environment variables win), resolves flags and the connection, and stores the validated
  * Config in the context. Every problem is reported at once.
  */
-export function createEnsureEnvTask(ctx: TaskContext, { startsDatabase = false, migrates = false }: EnsureEnvOptions = {}): DescribedTask {
+export function createEnsureEnvTask(ctx: TaskContext, { startsDatabase = false, migrates = false, connects = true }: EnsureEnvOptions = {}): DescribedTask {
   return defineTask(
     ctx,
     { name: 'ensureEnv', description: 'Load .env and validate the connection settings and flags', flags: ['dotenv'] },
     async () => {
-      const config = resolveConfig({ env: ctx.env, argv: ctx.argv, cwd: ctx.cwd, startsDatabase, checkMigrationsDir: migrates });
+      const config = resolveConfig({ env: ctx.env, argv: ctx.argv, cwd: ctx.cwd, startsDatabase, checkMigrationsDir: migrates, connects });
       ctx.secrets.add(config.connection.password);
       ctx.config = config;
       const source = config.envFile ? ` (loaded ${config.envFile})` : '';
       ctx.logger.debug?.(`Connection from ${config.connectionSource}${source}: ${redactUrl(config.url)}`);
-      if (config.passwordGenerated) {
+      if (config.passwordGenerated && connects) {
         ctx.logger.info('DB_PASSWORD is not set: generated a random one for this disposable database');
       }
     },

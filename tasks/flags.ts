@@ -31,7 +31,7 @@ export const FLAG_DESCRIPTIONS = {
   name: '--name NAME: name of the new migration (letters, digits, _ and -)',
   lang: '--lang ts|js|sql: language of the new migration (default: ts)',
   json: '--json: print a machine-readable document instead of the table',
-  accept: '--accept: record checksums of applied migrations that have none (after you checked them)',
+  accept: '--accept: record checksums of applied migrations that have none (after you checked them); with --name NAME, accept that one even if edited',
 } as const;
 
 export type FlagName = keyof typeof FLAG_DESCRIPTIONS;

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { requireConfig, type TaskContext } from './context';
 import type { Direction } from './config';
 import { defineTask, type DescribedTask } from './define-task';
+import { dryRunMigrations } from './dry-run';
 import { TaskError } from './errors';
 import { runMigrations } from './run-migrations';
 
@@ -23,13 +24,18 @@ export function createMigrateTask(ctx: TaskContext, options: MigrateOptions = {}
     {
       name: 'migrate',
       description: 'Run pending migrations (or roll back) with node-pg-migrate, in one transaction',
-      flags: ['direction', 'count', 'migrationsDir', 'singleTransaction'],
+      flags: ['direction', 'count', 'migrationsDir', 'singleTransaction', 'dryRun'],
     },
     async () => {
       const config = requireConfig(ctx);
       const direction = config.direction ?? options.direction ?? 'up';
       const count = config.count ?? options.count ?? (direction === 'up' ? Number.POSITIVE_INFINITY : 1);
       await assertMigrationsFolder(config.migrationsDir, config.projectDir);
+      if (config.dryRun) {
+        // Prints the SQL; no lock, no ledger table, no row: the database is only read.
+        await dryRunMigrations({ config, url: ctx.database?.url ?? config.url, direction, count, logger: ctx.logger });
+        return;
+      }
 
       const started = performance.now();
       const ran = await runMigrations({ config, url: ctx.database?.url ?? config.url, direction, count, logger: ctx.logger });

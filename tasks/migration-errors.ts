@@ -57,7 +57,9 @@ export function explainMigrationFailure(error: unknown, { config, direction, mig
   const outcome = rollbackOutcome(config, direction, finishedCount);
   if (!migration) {
     return new TaskError(`could not load the migrations in ${folder}/: ${message}`, {
-      hint: 'fix the file named above (a syntax error or a failing import), then run the command again; nothing was changed',
+      hint: /numeric prefix|Unknown file extension/i.test(message)
+        ? `name every migration <timestamp>_<name>.(ts|js|sql) or move other files out of ${folder}/ (\`gulp migrate:status\` lists what is not a migration and why); nothing was changed`
+        : 'fix the file named above (a syntax error or a failing import), then run the command again; nothing was changed',
       cause: error,
     });
   }

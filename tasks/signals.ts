@@ -2,10 +2,11 @@ import type { TaskContext } from './context';
 import { messageOf } from './errors';
 
 const installed = new WeakSet<TaskContext>();
-const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
+/** Ctrl-C, kill, and a closed terminal. */
+const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
 /**
- * On SIGINT/SIGTERM, runs the context's cleanups once (stopping what this run started), then re-raises the signal
+ * On SIGINT/SIGTERM/SIGHUP, runs the context's cleanups once (stopping what this run started), then re-raises the signal
  * so the process ends with the signal's exit status. A second signal during cleanup is ignored with a note.
  */
 export function installSignalHandlers(ctx: TaskContext): void {

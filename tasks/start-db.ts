@@ -34,7 +34,7 @@ export function createStartDbTask(ctx: TaskContext, options: StartDbOptions = {}
       const providerConfig: Config = { ...config, keepDb: keep };
       const runtime: ProviderRuntime = { logger: ctx.logger, cleanups: ctx.cleanups, secrets: ctx.secrets };
 
-      const kept = await resumeKept(providerConfig, runtime, ctx);
+      const kept = await resumeKept(providerConfig, runtime, ctx, options.keep === false);
       if (kept) {
         adopt(ctx, kept, keep);
         ctx.logger.info(`Reusing the kept database: ${kept.description}`);
@@ -68,11 +68,12 @@ function adopt(ctx: TaskContext, database: StartedDatabase, keep: boolean): void
  * With KEEP_DB (or db:start): the database an earlier run kept, if it is still running; a stale record is removed.
  * Without: undefined, saying that a kept database exists and is left alone.
  */
-async function resumeKept(config: Config, runtime: ProviderRuntime, ctx: TaskContext): Promise<StartedDatabase | undefined> {
+async function resumeKept(config: Config, runtime: ProviderRuntime, ctx: TaskContext, forcedThrowAway: boolean): Promise<StartedDatabase | undefined> {
   const state = await readKeptState(config.projectDir);
   if (!state) return undefined;
   if (!config.keepDb) {
-    ctx.logger.info(`A kept ${state.provider} database is running (${redactUrl(state.url)}); this run uses a throw-away one. KEEP_DB=1 uses the kept one.`);
+    const choice = forcedThrowAway ? '' : ' KEEP_DB=1 uses the kept one.';
+    ctx.logger.info(`A kept ${state.provider} database is running (${redactUrl(state.url)}); this run uses a throw-away one.${choice}`);
     return undefined;
   }
   const database = await PROVIDERS[state.provider].resume?.(state, runtime);

@@ -38,7 +38,7 @@ describe('gulp migrate:local, end to end', function () {
     expect(first.code, first.output).to.equal(0);
     expect(first.output).to.match(/Kept the database running at postgresql:\/\/contentuser:\*\*\*\*@127\.0\.0\.1:\d+\/contenthub/);
     const state = JSON.parse(readFileSync(keptStatePath(project.dir), 'utf8')) as KeptDatabaseState;
-    expect(await tableNames(state.url)).to.deep.equal(['content', 'content_tags', 'pgmigrations', 'tags', 'users']);
+    expect(await tableNames(state.url)).to.deep.equal(['content', 'content_tags', 'pgmigrations', 'pgmt_migration_checksums', 'tags', 'users']);
 
     const second = await runGulp(['migrate:local'], { cwd: project.dir, env });
     expect(second.code, second.output).to.equal(0);
@@ -48,7 +48,7 @@ describe('gulp migrate:local, end to end', function () {
     const down = await runGulp(['migrate', '--direction', 'down', '--count', '1'], { cwd: project.dir });
     expect(down.code, down.output).to.equal(0);
     expect(down.output).to.match(/Rolled back 1 migration in \d+ ms/);
-    expect(await tableNames(state.url)).to.deep.equal(['content', 'pgmigrations', 'users']);
+    expect(await tableNames(state.url)).to.deep.equal(['content', 'pgmigrations', 'pgmt_migration_checksums', 'users']);
 
     const stop = await runGulp(['db:stop'], { cwd: project.dir });
     expect(stop.code, stop.output).to.equal(0);

@@ -64,7 +64,7 @@ describe('migrate against a real server', function () {
       expect(infoLines(logger).slice(1)).to.deep.equal([...STARTER.map((name) => `info:   ↑ ${name} (N ms)`), 'info: Applied 5 migrations in N ms']);
       expect(infoLines(logger)[0]).to.match(/^info: Database ready: contentuser@127\.0\.0\.1:\d+\/starter \(N ms\)$/);
       expect(await ledger(url)).to.deep.equal(STARTER);
-      expect(await tableNames(url)).to.deep.equal(['content', 'content_tags', 'pgmigrations', 'tags', 'users']);
+      expect(await tableNames(url)).to.deep.equal(['content', 'content_tags', 'pgmigrations', 'pgmt_migration_checksums', 'tags', 'users']);
     });
 
     it('says it is up to date when nothing is pending', async () => {
@@ -76,7 +76,7 @@ describe('migrate against a real server', function () {
       const { logger } = await migrate(url, ['--direction', 'down', '--count', '1']);
       expect(infoLines(logger).slice(-2)).to.deep.equal(['info:   ↓ 1732500004000_create_tags (N ms)', 'info: Rolled back 1 migration in N ms']);
       expect(await ledger(url)).to.deep.equal(STARTER.slice(0, 4));
-      expect(await tableNames(url)).to.deep.equal(['content', 'pgmigrations', 'users']);
+      expect(await tableNames(url)).to.deep.equal(['content', 'pgmigrations', 'pgmt_migration_checksums', 'users']);
     });
 
     it('rolls back one by default, and everything with --count all', async () => {
@@ -84,7 +84,8 @@ describe('migrate against a real server', function () {
       expect(await ledger(url)).to.deep.equal(STARTER.slice(0, 3));
       const { logger } = await migrate(url, ['--direction', 'down', '--count', 'all']);
       expect(infoLines(logger).at(-1)).to.equal('info: Rolled back 3 migrations in N ms');
-      expect(await tableNames(url)).to.deep.equal(['pgmigrations']);
+      expect(await tableNames(url)).to.deep.equal(['pgmigrations', 'pgmt_migration_checksums']);
+      expect(await query(url, 'SELECT name FROM pgmt_migration_checksums')).to.deep.equal([]);
       const types = await query(url, "SELECT typname FROM pg_type WHERE typname IN ('content_type', 'visibility')");
       expect(types).to.deep.equal([]);
     });
@@ -125,8 +126,9 @@ describe('migrate against a real server', function () {
       const url = await server.freshDatabase('failing_each');
       const error = await migrateFailure(url, ['--no-single-transaction'], failing);
       expect(error.message).to.include('It was rolled back; the 1 migration(s) before it stay applied (--no-single-transaction).');
-      expect(await tableNames(url)).to.deep.equal(['alpha', 'pgmigrations']);
+      expect(await tableNames(url)).to.deep.equal(['alpha', 'pgmigrations', 'pgmt_migration_checksums']);
       expect(await ledger(url)).to.deep.equal(['1000000000001_create_alpha']);
+      expect(await query(url, 'SELECT name FROM pgmt_migration_checksums')).to.deep.equal([{ name: '1000000000001_create_alpha' }]);
     });
   });
 

@@ -1,0 +1,85 @@
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
+
+/** A file node-pg-migrate's runner would load as a migration. */
+export interface MigrationFile {
+  /** The name the ledger records: the file name without its extension. */
+  name: string;
+  /** The file name in the folder. */
+  file: string;
+  /** Absolute path. */
+  path: string;
+}
+
+/** An entry of the migrations folder that is not a migration, and why. */
+export interface IgnoredFile {
+  /** The entry's name in the folder (a folder ends with `/`). */
+  file: string;
+  reason: string;
+  /** True when node-pg-migrate fails while it is there (not merely skips it): `gulp migrate` cannot run. */
+  blocksMigrate: boolean;
+}
+
+export interface MigrationFolder {
+  /** Absolute path of the folder that was read. */
+  dir: string;
+  /** In node-pg-migrate's order. */
+  migrations: MigrationFile[];
+  ignored: IgnoredFile[];
+}
+
+/** Extensions node-pg-migrate 9 loads (migrationLoader's default strategies); jiti fails on others ("Unknown file extension"). */
+const LOADABLE_EXTENSIONS = new Set(['.sql', '.js', '.ts', '.cjs', '.mjs', '.cts', '.mts']);
+
+/**
+ * Lists a migrations folder as node-pg-migrate's runner does, and explains everything else in it.
+ *
+ * Mirrors `getMigrationFilePaths` (node-pg-migrate/src/migration.ts, no glob, no ignorePattern): files and symlinks
+ * directly in the folder whose name does not start with `.`, ordered by node-pg-migrate's own exported comparator
+ * (numeric prefix, then numeric-aware name). It is mirrored rather than called because it throws as soon as one file
+ * has no numeric prefix, and status must show that file instead of failing (test/unit/migration-folder.test.ts checks
+ * that both list the same files in the same order).
+ */
+export async function readMigrationFolder(dir: string): Promise<MigrationFolder> {
+  const { compareMigrationFileNames } = await import('node-pg-migrate/utils/comparators');
+  const entries = await readdir(dir, { withFileTypes: true });
+  const ordered: MigrationFile[] = [];
+  const ignored: IgnoredFile[] = [];
+  for (const entry of entries) {
+    const kind = entry.isFile() || entry.isSymbolicLink() ? 'file' : entry.isDirectory() ? 'folder' : 'other';
+    const reason = whyNotAMigration(entry.name, kind);
+    if (reason) ignored.push({ file: kind === 'folder' ? `${entry.name}/` : entry.name, ...reason });
+    else ordered.push({ name: path.basename(entry.name, path.extname(entry.name)), file: entry.name, path: path.resolve(dir, entry.name) });
+  }
+  ordered.sort((a, b) => compareMigrationFileNames(a.file, b.file));
+  ignored.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
+  return { dir: path.resolve(dir), migrations: ordered, ignored };
+}
+
+/** Why node-pg-migrate skips (or chokes on) a folder entry, or undefined for a migration. */
+export function whyNotAMigration(file: string, kind: 'file' | 'folder' | 'other'): Omit<IgnoredFile, 'file'> | undefined {
+  if (kind === 'folder') return { reason: 'a folder: node-pg-migrate reads only the files directly in the migrations folder', blocksMigrate: false };
+  if (kind === 'other') return { reason: 'not a regular file: node-pg-migrate skips it', blocksMigrate: false };
+  if (file.startsWith('.')) return { reason: 'starts with ".": node-pg-migrate skips it', blocksMigrate: false };
+  const name = path.basename(file, path.extname(file));
+  if (!/^\d+/.test(file)) {
+    return {
+      reason:
+        'no numeric timestamp prefix: node-pg-migrate cannot order it and `gulp migrate` fails while it is in the folder ' +
+        `("Cannot determine numeric prefix"); create migrations with \`gulp migrate:create --name ${safeName(name)}\` ` +
+        '(or rename it to <timestamp>_name), and keep other files out of the folder',
+      blocksMigrate: true,
+    };
+  }
+  if (!LOADABLE_EXTENSIONS.has(path.extname(file).toLowerCase())) {
+    return {
+      reason: 'not a .ts, .js or .sql file: node-pg-migrate fails to load it ("Unknown file extension"), so `gulp migrate` fails; move it out of the folder',
+      blocksMigrate: true,
+    };
+  }
+  return undefined;
+}
+
+function safeName(name: string): string {
+  return name.replace(/[^A-Za-z0-9_-]+/g, '_') || 'name';
+}

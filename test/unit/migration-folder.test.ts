@@ -1,0 +1,58 @@
+import { expect } from 'chai';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { readMigrationFolder } from '../../tasks/migration-folder';
+
+describe('readMigrationFolder', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'pgmt-folder-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+  const touch = (...names: string[]) => names.forEach((name) => writeFileSync(path.join(dir, name), '-- Up Migration\n'));
+
+  it('lists the same files in the same order as node-pg-migrate getMigrationFilePaths', async () => {
+    touch('10_ten.sql', '9_nine.ts', '20241125103000123_utc.js', '1732500000000_b.sql', '1732500000000_a.ts', '1732500000000_a_b.ts', '.hidden.ts', '0003_index.cjs');
+    mkdirSync(path.join(dir, 'drafts'));
+    symlinkSync(path.join(dir, '9_nine.ts'), path.join(dir, '11_link.ts'));
+    const { getMigrationFilePaths } = await import('node-pg-migrate/migration');
+    const theirs = await getMigrationFilePaths(dir);
+    const ours = await readMigrationFolder(dir);
+    expect(ours.migrations.map((migration) => migration.path)).to.deep.equal(theirs);
+    expect(ours.migrations.map((migration) => migration.name)).to.deep.equal([
+      '0003_index',
+      '9_nine',
+      '10_ten',
+      '11_link',
+      '1732500000000_a_b', // node-pg-migrate compares file names ignoring punctuation: "a_b.ts" sorts before "a.ts"
+      '1732500000000_a',
+      '1732500000000_b',
+      '20241125103000123_utc',
+    ]);
+  });
+
+  it('explains every entry that is not a migration, and which ones stop `gulp migrate`', async () => {
+    touch('1_a.sql', 'add_table.ts', '.gitkeep', '2_notes.md');
+    mkdirSync(path.join(dir, 'drafts'));
+    const folder = await readMigrationFolder(dir);
+    expect(folder.dir).to.equal(path.resolve(dir));
+    expect(folder.migrations.map((migration) => migration.file)).to.deep.equal(['1_a.sql']);
+    expect(folder.ignored).to.deep.equal([
+      { file: '.gitkeep', reason: 'starts with ".": node-pg-migrate skips it', blocksMigrate: false },
+      {
+        file: '2_notes.md',
+        reason: 'not a .ts, .js or .sql file: node-pg-migrate fails to load it ("Unknown file extension"), so `gulp migrate` fails; move it out of the folder',
+        blocksMigrate: true,
+      },
+      {
+        file: 'add_table.ts',
+        reason:
+          'no numeric timestamp prefix: node-pg-migrate cannot order it and `gulp migrate` fails while it is in the folder ("Cannot determine numeric prefix"); ' +
+          'create migrations with `gulp migrate:create --name add_table` (or rename it to <timestamp>_name), and keep other files out of the folder',
+        blocksMigrate: true,
+      },
+      { file: 'drafts/', reason: 'a folder: node-pg-migrate reads only the files directly in the migrations folder', blocksMigrate: false },
+    ]);
+  });
+});
