@@ -12,16 +12,8 @@ import { createRedoTask } from '../../tasks/redo';
 import { createWaitDbTask } from '../../tasks/wait-db';
 import { CHECKSUM_TABLE, hashMigrationFile } from '../../tasks/checksums';
 import { query, startTestServer, tableNames, type TestServer } from '../support/database';
-import { createTestProject, REPO_ROOT, type TestProject } from '../support/project';
+import { createTestProject, REPO_ROOT, STARTER_MIGRATIONS as STARTER, type TestProject } from '../support/project';
 import { createRecordingLogger, type RecordingLogger } from '../support/recording-logger';
-
-const STARTER = [
-  '1732500000000_enable_pgcrypto',
-  '1732500001000_create_set_updated_at_function',
-  '1732500002000_create_users',
-  '1732500003000_create_content',
-  '1732500004000_create_tags',
-];
 
 describe('migrate:create and migrate:redo against a real server', function () {
   let server: TestServer;

@@ -8,16 +8,8 @@ import { freePort } from '../../tasks/providers/free-port';
 import { createMigrateTask } from '../../tasks/migrate';
 import { createWaitDbTask } from '../../tasks/wait-db';
 import { query, startTestServer, tableNames, type TestServer } from '../support/database';
-import { createTestProject, type TestProject } from '../support/project';
+import { createTestProject, STARTER_MIGRATIONS as STARTER, type TestProject } from '../support/project';
 import { createRecordingLogger, type RecordingLogger } from '../support/recording-logger';
-
-const STARTER = [
-  '1732500000000_enable_pgcrypto',
-  '1732500001000_create_set_updated_at_function',
-  '1732500002000_create_users',
-  '1732500003000_create_content',
-  '1732500004000_create_tags',
-];
 
 describe('migrate against a real server', function () {
   let server: TestServer;

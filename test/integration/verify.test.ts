@@ -7,16 +7,8 @@ import { TaskError } from '../../tasks/errors';
 import type { StartedDatabase } from '../../tasks/providers/types';
 import { createVerifyGuardTask, createVerifyTask } from '../../tasks/verify';
 import { dataDirFromOutput, query, serverProcessesFor, startTestServer, tableNames, type TestServer } from '../support/database';
-import { createTestProject, REPO_ROOT, runGulp, type TestProject } from '../support/project';
+import { createTestProject, REPO_ROOT, runGulp, STARTER_MIGRATIONS as STARTER, type TestProject } from '../support/project';
 import { createRecordingLogger, type RecordingLogger } from '../support/recording-logger';
-
-const STARTER = [
-  '1732500000000_enable_pgcrypto',
-  '1732500001000_create_set_updated_at_function',
-  '1732500002000_create_users',
-  '1732500003000_create_content',
-  '1732500004000_create_tags',
-];
 
 describe('migrate:verify against a real server', function () {
   let server: TestServer;

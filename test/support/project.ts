@@ -5,6 +5,15 @@ import path from 'node:path';
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 export const FIXTURES = path.join(REPO_ROOT, 'test', 'fixtures');
 
+/** The starter schema's migrations (migrations/), in order. */
+export const STARTER_MIGRATIONS = [
+  '1732500000000_enable_pgcrypto',
+  '1732500001000_create_set_updated_at_function',
+  '1732500002000_create_users',
+  '1732500003000_create_content',
+  '1732500004000_create_tags',
+];
+
 /** A throw-away project folder: its own migrations, .env and kept-database record, nothing of the developer's. */
 export interface TestProject {
   dir: string;
