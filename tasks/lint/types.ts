@@ -1,0 +1,51 @@
+/** How much a finding matters: `error` fails `gulp lint` and blocks `migrate`; the others only inform. */
+export type Severity = 'error' | 'warning' | 'info';
+
+/** One finding of the linter, about one migration file. */
+export interface Diagnostic {
+  /** Rule id, kebab-case, e.g. `create-index-not-concurrently`. */
+  ruleId: string;
+  severity: Severity;
+  /** What is wrong, one line. */
+  message: string;
+  /** What to do instead, one line. */
+  hint: string;
+  /** Absolute path of the migration file. */
+  file: string;
+  /** 1-based position in the file, where it can be known. */
+  line?: number;
+  column?: number;
+  /** Who found it: our rules, or Squawk when it is installed. */
+  source: 'pg-migrate-tasks' | 'squawk';
+}
+
+/** A rule's identity and defaults, listed in the README and validated against suppressions and the config file. */
+export interface RuleMeta {
+  id: string;
+  defaultSeverity: Severity | 'off';
+  /** One line for the README / `--rules` listing. */
+  description: string;
+}
+
+/** Project-wide choices, from `.pgmt-lint.json` in the project folder (every key optional). */
+export interface LintConfig {
+  /** Per rule: a severity, or `off`. Unknown rule ids are reported. */
+  rules?: Record<string, Severity | 'off'>;
+  /** Run Squawk on the rendered SQL too when it is installed (default true). */
+  squawk?: boolean;
+}
+
+/** The findings for one file. */
+export interface FileLintResult {
+  file: string;
+  diagnostics: Diagnostic[];
+}
+
+export interface LintOptions {
+  /** The migrations folder (for folder-level checks: ordering, duplicate timestamps). */
+  migrationsDir: string;
+  /** Where `.pgmt-lint.json` is looked up. */
+  projectDir: string;
+  /** Overrides the config file. */
+  config?: LintConfig;
+}
