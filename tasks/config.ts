@@ -11,6 +11,7 @@ export type ProviderName = (typeof PROVIDER_NAMES)[number];
 export const DIRECTIONS = ['up', 'down'] as const;
 export type Direction = (typeof DIRECTIONS)[number];
 export const MIGRATION_LANGUAGES = ['ts', 'js', 'sql'] as const;
+export const LINT_FORMATS = ['text', 'json'] as const;
 export type MigrationLanguage = (typeof MIGRATION_LANGUAGES)[number];
 
 /** Role, database and address the application (and its migrations) connect with. */
@@ -63,6 +64,12 @@ export interface Config {
   /** migrate:status: --json output, --accept missing checksums. */
   json: boolean;
   accept: boolean;
+  /** lint: --format. */
+  format: (typeof LINT_FORMATS)[number];
+  /** migrate: false with --no-lint (skip the lint pre-flight). */
+  lint: boolean;
+  /** watch: --apply. */
+  apply: boolean;
 }
 
 export const DEFAULTS = {
@@ -127,6 +134,7 @@ export function resolveConfig({ env, argv, cwd, startsDatabase, checkMigrationsD
   const direction = oneOf('--direction', flags.direction, undefined, undefined, DIRECTIONS, problems);
   const count = parseCount(flags.count, problems);
   const lang = oneOf('--lang', flags.lang, undefined, undefined, MIGRATION_LANGUAGES, problems);
+  const format = oneOf('--format', flags.format, undefined, undefined, LINT_FORMATS, problems) ?? 'text';
   const migrationsDir = path.resolve(cwd, flags.migrationsDir ?? get('MIGRATIONS_DIR') ?? DEFAULTS.migrationsDir);
   if (checkMigrationsDir && !existsSync(migrationsDir)) {
     const kind = flags.migrationsDir !== undefined ? 'flag' : 'env';
@@ -158,6 +166,9 @@ export function resolveConfig({ env, argv, cwd, startsDatabase, checkMigrationsD
     lang,
     json: flags.json ?? false,
     accept: flags.accept ?? false,
+    format,
+    lint: flags.lint ?? true,
+    apply: flags.apply ?? false,
   };
 }
 

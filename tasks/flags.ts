@@ -14,6 +14,9 @@ export interface RawFlags {
   lang?: string;
   json?: boolean;
   accept?: boolean;
+  format?: string;
+  lint?: boolean;
+  apply?: boolean;
   /** Flags neither these tasks nor gulp-cli know, e.g. a typo: `--dirction` (each with a suggestion, if any). */
   unknown: string[];
 }
@@ -32,6 +35,9 @@ export const FLAG_DESCRIPTIONS = {
   lang: '--lang ts|js|sql: language of the new migration (default: ts)',
   json: '--json: print a machine-readable document instead of the table',
   accept: '--accept: record checksums of applied migrations that have none (after you checked them); with --name NAME, accept that one even if edited',
+  format: '--format text|json: how lint prints its findings (default: text)',
+  lint: '--no-lint: run even when lint finds an error-level problem',
+  apply: '--apply: also keep a local database and apply each new migration that passes lint',
 } as const;
 
 export type FlagName = keyof typeof FLAG_DESCRIPTIONS;
@@ -60,6 +66,9 @@ const OPTIONS = {
   lang: { type: 'string' },
   json: { type: 'boolean' },
   accept: { type: 'boolean' },
+  format: { type: 'string' },
+  lint: { type: 'boolean' },
+  apply: { type: 'boolean' },
 } as const;
 
 /** gulp-cli 3's own flags (lib/shared/options/cli-options.js): left to it, never reported as unknown. */
@@ -92,6 +101,9 @@ export function parseFlags(argv: readonly string[]): RawFlags {
     lang: text(values.lang),
     json: values.json === true,
     accept: values.accept === true,
+    format: text(values.format),
+    lint: typeof values.lint === 'boolean' ? values.lint : undefined,
+    apply: values.apply === true,
     unknown,
   };
 }
@@ -99,7 +111,7 @@ export function parseFlags(argv: readonly string[]): RawFlags {
 /** "unknown flag --dirction (did you mean --direction?)", suggesting one of our flags within two edits. */
 export function describeUnknownFlag(rawName: string): string {
   const name = rawName.replace(/^-+/, '');
-  const candidates = [...Object.keys(OPTIONS), 'no-single-transaction'];
+  const candidates = [...Object.keys(OPTIONS), 'no-single-transaction', 'no-lint'];
   const suggestion = candidates
     .map((candidate) => ({ candidate, distance: editDistance(name, candidate) }))
     .filter(({ distance }) => distance <= 2)
