@@ -1,4 +1,5 @@
-// Wiring only: one context per gulp process, the task factories, and their composition.
+// Wiring only: one context per gulp process, the task factories, and their composition. Each task's flags are
+// listed once: ensureEnv rejects the others, and `gulp --tasks` shows them.
 import { series } from 'gulp';
 import gulplog from 'gulplog';
 import {
@@ -16,14 +17,23 @@ import {
   createWaitDbTask,
   describeTask,
   withTeardown,
+  type FlagName,
 } from './tasks';
 
 const ctx = createContext({ logger: gulplog, setExitCode: (code) => (process.exitCode = code) });
 
+const MIGRATE_FLAGS: FlagName[] = ['direction', 'count', 'dryRun', 'singleTransaction', 'timeout', 'migrationsDir', 'dotenv'];
+const MIGRATE_LOCAL_FLAGS: FlagName[] = ['provider', ...MIGRATE_FLAGS];
+const STATUS_FLAGS: FlagName[] = ['json', 'accept', 'name', 'timeout', 'migrationsDir', 'dotenv'];
+const CREATE_FLAGS: FlagName[] = ['name', 'lang', 'migrationsDir', 'dotenv'];
+const REDO_FLAGS: FlagName[] = ['count', 'singleTransaction', 'timeout', 'migrationsDir', 'dotenv'];
+const VERIFY_FLAGS: FlagName[] = ['provider', 'timeout', 'migrationsDir', 'dotenv'];
+const DB_START_FLAGS: FlagName[] = ['provider', 'timeout', 'dotenv'];
+
 export const migrateLocal = describeTask(
   withTeardown(
     series(
-      createEnsureEnvTask(ctx, { startsDatabase: true, migrates: true }),
+      createEnsureEnvTask(ctx, { startsDatabase: true, migrates: true, flags: MIGRATE_LOCAL_FLAGS }),
       createStartDbTask(ctx),
       createWaitDbTask(ctx),
       createMigrateTask(ctx),
@@ -33,38 +43,50 @@ export const migrateLocal = describeTask(
   {
     name: 'migrate:local',
     description: 'Start a disposable PostgreSQL, run the migrations, tear it down (KEEP_DB=1 keeps and reuses it)',
-    flags: ['provider', 'direction', 'count', 'dryRun', 'timeout', 'migrationsDir', 'dotenv', 'singleTransaction'],
+    flags: MIGRATE_LOCAL_FLAGS,
   },
 );
 
-export const migrate = describeTask(series(createEnsureEnvTask(ctx, { migrates: true }), createWaitDbTask(ctx), createMigrateTask(ctx)), {
-  name: 'migrate',
-  description: 'Migrate the database at DATABASE_URL (or DB_*): `gulp migrate --direction down` rolls back the last one',
-  flags: ['direction', 'count', 'dryRun', 'timeout', 'migrationsDir', 'dotenv', 'singleTransaction'],
-});
+export const migrate = describeTask(
+  series(createEnsureEnvTask(ctx, { migrates: true, flags: MIGRATE_FLAGS }), createWaitDbTask(ctx), createMigrateTask(ctx)),
+  {
+    name: 'migrate',
+    description: 'Migrate the database at DATABASE_URL (or DB_*): `gulp migrate --direction down` rolls back the last one',
+    flags: MIGRATE_FLAGS,
+  },
+);
 
-export const migrateStatus = describeTask(series(createEnsureEnvTask(ctx, { migrates: true }), createWaitDbTask(ctx), createStatusTask(ctx)), {
-  name: 'migrate:status',
-  description: 'Show each migration: applied, pending, out of order, missing, edited, no checksum (exit 1 pending, 2 drift, 3 both)',
-  flags: ['json', 'accept', 'timeout', 'migrationsDir', 'dotenv'],
-});
+export const migrateStatus = describeTask(
+  series(createEnsureEnvTask(ctx, { migrates: true, flags: STATUS_FLAGS }), createWaitDbTask(ctx), createStatusTask(ctx)),
+  {
+    name: 'migrate:status',
+    description: 'Show each migration: applied, pending, out of order, missing, edited, no checksum (exit 2 pending, 4 drift)',
+    flags: STATUS_FLAGS,
+  },
+);
 
-export const migrateCreate = describeTask(series(createEnsureEnvTask(ctx, { connects: false }), createCreateMigrationTask(ctx)), {
-  name: 'migrate:create',
-  description: 'Create migrations/<timestamp>_<name>.ts (or --lang js|sql) from a template; needs no database',
-  flags: ['name', 'lang', 'migrationsDir', 'dotenv'],
-});
+export const migrateCreate = describeTask(
+  series(createEnsureEnvTask(ctx, { connects: false, flags: CREATE_FLAGS }), createCreateMigrationTask(ctx)),
+  {
+    name: 'migrate:create',
+    description: 'Create migrations/<timestamp>_<name>.ts (or --lang js|sql) from a template; needs no database',
+    flags: CREATE_FLAGS,
+  },
+);
 
-export const migrateRedo = describeTask(series(createEnsureEnvTask(ctx, { migrates: true }), createWaitDbTask(ctx), createRedoTask(ctx)), {
-  name: 'migrate:redo',
-  description: 'Roll back the last N applied migrations (default 1) and apply them again',
-  flags: ['count', 'timeout', 'migrationsDir', 'dotenv', 'singleTransaction'],
-});
+export const migrateRedo = describeTask(
+  series(createEnsureEnvTask(ctx, { migrates: true, flags: REDO_FLAGS }), createWaitDbTask(ctx), createRedoTask(ctx)),
+  {
+    name: 'migrate:redo',
+    description: 'Roll back the last N applied migrations (default 1) and apply them again',
+    flags: REDO_FLAGS,
+  },
+);
 
 export const migrateVerify = describeTask(
   withTeardown(
     series(
-      createEnsureEnvTask(ctx, { startsDatabase: true, migrates: true }),
+      createEnsureEnvTask(ctx, { startsDatabase: true, migrates: true, flags: VERIFY_FLAGS }),
       createVerifyGuardTask(ctx),
       createStartDbTask(ctx, { keep: false }),
       createWaitDbTask(ctx),
@@ -75,17 +97,20 @@ export const migrateVerify = describeTask(
   {
     name: 'migrate:verify',
     description: 'On a throw-away database: apply each migration, roll each back, apply again; each down must reverse its up',
-    flags: ['provider', 'timeout', 'migrationsDir', 'dotenv'],
+    flags: VERIFY_FLAGS,
   },
 );
 
 export const dbStart = describeTask(
   withTeardown(
-    series(createEnsureEnvTask(ctx, { startsDatabase: true }), createStartDbTask(ctx, { keep: true }), createWaitDbTask(ctx)),
+    series(
+      createEnsureEnvTask(ctx, { startsDatabase: true, flags: DB_START_FLAGS }),
+      createStartDbTask(ctx, { keep: true }),
+      createWaitDbTask(ctx),
+    ),
     createTeardownTask(ctx),
   ),
-  { name: 'db:start', description: 'Start a local PostgreSQL and keep it running (stop it with db:stop)', flags: ['provider', 'timeout', 'dotenv'] },
+  { name: 'db:start', description: 'Start a local PostgreSQL and keep it running (stop it with db:stop)', flags: DB_START_FLAGS },
 );
 
 export const dbStop = createDbStopTask(ctx);
-

@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import dotenv from 'dotenv';
 import { TaskError } from './errors';
-import { describeUnknownFlag, parseFlags } from './flags';
+import { describeUnknownFlag, flagUsage, parseFlags, type FlagName } from './flags';
 import { readKeptStateSync } from './kept-state';
 
 export const PROVIDER_NAMES = ['auto', 'embedded', 'docker', 'compose', 'external'] as const;
@@ -99,18 +99,25 @@ export interface ResolveConfigOptions {
   startsDatabase: boolean;
   /** True when the caller will migrate: a missing migrations folder is then a problem reported before anything starts. */
   checkMigrationsDir?: boolean;
-  /** False for tasks that never connect (migrate:create): no connection is required then. Default true. */
+  /** False for tasks that never connect (migrate:create): connection settings are then neither required nor checked. Default true. */
   connects?: boolean;
+  /** The flags the running task takes; any other of our flags is reported. Default: all. */
+  allowedFlags?: readonly FlagName[];
 }
 
 /**
  * Resolves and validates the configuration. Every problem is collected and reported in one TaskError.
  * @example resolveConfig({ env: process.env, argv: process.argv.slice(2), cwd: process.cwd(), startsDatabase: true })
  */
-export function resolveConfig({ env, argv, cwd, startsDatabase, checkMigrationsDir = false, connects = true }: ResolveConfigOptions): Config {
+export function resolveConfig({ env, argv, cwd, startsDatabase, checkMigrationsDir = false, connects = true, allowedFlags }: ResolveConfigOptions): Config {
   const problems = new Problems();
   const flags = parseFlags(argv);
   for (const rawName of flags.unknown) problems.flag(describeUnknownFlag(rawName));
+  const misplaced = allowedFlags ? flags.given.filter((name) => !allowedFlags.includes(name)) : [];
+  if (misplaced.length > 0) {
+    const takes = allowedFlags!.length > 0 ? `it takes ${allowedFlags!.map(flagUsage).join(', ')}` : 'it takes no flags';
+    problems.flag(`${misplaced.map(flagUsage).join(', ')} ${misplaced.length === 1 ? 'does' : 'do'} not apply to this task (${takes})`);
+  }
 
   const envFile = path.resolve(cwd, flags.dotenv ?? '.env');
   let fileVars: Record<string, string> = {};
@@ -119,16 +126,20 @@ export function resolveConfig({ env, argv, cwd, startsDatabase, checkMigrationsD
   const vars: Record<string, string | undefined> = { ...fileVars, ...definedOnly(env) };
   const get = (name: string) => (vars[name]?.trim() ? vars[name]!.trim() : undefined);
 
-  const provider = oneOf('--provider', flags.provider, 'DB_PROVIDER', get('DB_PROVIDER'), PROVIDER_NAMES, problems) ?? 'auto';
-  const keepDb = parseBoolean('KEEP_DB', get('KEEP_DB'), problems);
+  // A task that never connects (migrate:create) neither needs nor checks the connection settings.
+  const connectionProblems = connects ? problems : new Problems();
+  const provider = oneOf('--provider', flags.provider, 'DB_PROVIDER', get('DB_PROVIDER'), PROVIDER_NAMES, connectionProblems) ?? 'auto';
+  const keepDb = parseBoolean('KEEP_DB', get('KEEP_DB'), connectionProblems);
   const external = connects && (!startsDatabase || provider === 'external');
-  const connection = resolveConnection(get, external, cwd, problems);
+  const connection =
+    resolveConnection(get, external, cwd, connectionProblems) ?? (connects ? undefined : resolveConnection(() => undefined, false, cwd, new Problems()));
 
   const fromFlag = flags.timeout !== undefined;
   const timeoutText = flags.timeout ?? get('DB_WAIT_TIMEOUT');
-  const waitTimeoutSeconds = timeoutText === undefined ? DEFAULTS.waitTimeoutSeconds : Number(timeoutText);
+  let waitTimeoutSeconds = timeoutText === undefined ? DEFAULTS.waitTimeoutSeconds : Number(timeoutText);
   if (!(waitTimeoutSeconds > 0) || !Number.isFinite(waitTimeoutSeconds)) {
-    problems.add(fromFlag ? 'flag' : 'env', `${fromFlag ? '--timeout' : 'DB_WAIT_TIMEOUT'} must be a positive number of seconds, got "${timeoutText}"`);
+    connectionProblems.add(fromFlag ? 'flag' : 'env', `${fromFlag ? '--timeout' : 'DB_WAIT_TIMEOUT'} must be a positive number of seconds, got "${timeoutText}"`);
+    waitTimeoutSeconds = DEFAULTS.waitTimeoutSeconds;
   }
 
   const direction = oneOf('--direction', flags.direction, undefined, undefined, DIRECTIONS, problems);

@@ -1,6 +1,7 @@
 import { resolveConfig } from './config';
 import type { TaskContext } from './context';
 import { defineTask, type DescribedTask } from './define-task';
+import type { FlagName } from './flags';
 import { redactUrl } from './redact';
 
 export interface EnsureEnvOptions {
@@ -13,18 +14,20 @@ export interface EnsureEnvOptions {
   migrates?: boolean;
   /** False when no later task connects (migrate:create): no connection settings are required. Default true. */
   connects?: boolean;
+  /** The flags the composed task takes (as in its `gulp --tasks` entry): any other of ours is rejected. Default: all. */
+  flags?: readonly FlagName[];
 }
 
 /**
  * Loads `.env` (real environment variables win), resolves flags and the connection, and stores the validated
  * Config in the context. Every problem is reported at once.
  */
-export function createEnsureEnvTask(ctx: TaskContext, { startsDatabase = false, migrates = false, connects = true }: EnsureEnvOptions = {}): DescribedTask {
+export function createEnsureEnvTask(ctx: TaskContext, { startsDatabase = false, migrates = false, connects = true, flags }: EnsureEnvOptions = {}): DescribedTask {
   return defineTask(
     ctx,
     { name: 'ensureEnv', description: 'Load .env and validate the connection settings and flags', flags: ['dotenv'] },
     async () => {
-      const config = resolveConfig({ env: ctx.env, argv: ctx.argv, cwd: ctx.cwd, startsDatabase, checkMigrationsDir: migrates, connects });
+      const config = resolveConfig({ env: ctx.env, argv: ctx.argv, cwd: ctx.cwd, startsDatabase, checkMigrationsDir: migrates, connects, allowedFlags: flags });
       ctx.secrets.add(config.connection.password);
       ctx.config = config;
       const source = config.envFile ? ` (loaded ${config.envFile})` : '';

@@ -19,19 +19,21 @@ export interface RawFlags {
   apply?: boolean;
   /** Flags neither these tasks nor gulp-cli know, e.g. a typo: `--dirction` (each with a suggestion, if any). */
   unknown: string[];
+  /** The flags of these tasks that were given, for checking them against what the running task takes. */
+  given: FlagName[];
 }
 
 /** What `gulp --tasks` prints for each flag; tasks pick the ones they honour. */
 export const FLAG_DESCRIPTIONS = {
   direction: '--direction up|down: which way to migrate (default: up)',
-  count: '--count N|all: how many migrations to run (default: all up, 1 down)',
+  count: '--count N|all: how many migrations (default: all up, 1 down, 1 for redo)',
   provider: '--provider auto|embedded|docker|compose|external: how to get a database (default: DB_PROVIDER or auto)',
   timeout: '--timeout SECONDS: how long to wait for the database (default: DB_WAIT_TIMEOUT or 30)',
   migrationsDir: '--migrations-dir DIR: folder of migrations (default: MIGRATIONS_DIR or migrations)',
   dotenv: '--dotenv FILE: environment file to load (default: .env, if present)',
   singleTransaction: '--no-single-transaction: commit each migration on its own (default: one transaction for all)',
-  dryRun: '--dry-run: print the SQL each pending migration would run; change nothing (no lock, no ledger table)',
-  name: '--name NAME: name of the new migration (letters, digits, _ and -)',
+  dryRun: '--dry-run: print the SQL the run would execute (up or down); change nothing (no lock, no ledger table)',
+  name: '--name NAME: migrate:create: name of the new migration (letters, digits, _ and -); migrate:status --accept: the migration to accept',
   lang: '--lang ts|js|sql: language of the new migration (default: ts)',
   json: '--json: print a machine-readable document instead of the table',
   accept: '--accept: record checksums of applied migrations that have none (after you checked them); with --name NAME, accept that one even if edited',
@@ -71,6 +73,24 @@ const OPTIONS = {
   apply: { type: 'boolean' },
 } as const;
 
+const OPTION_FLAG_NAMES: Record<keyof typeof OPTIONS, FlagName> = {
+  direction: 'direction',
+  count: 'count',
+  provider: 'provider',
+  timeout: 'timeout',
+  'migrations-dir': 'migrationsDir',
+  dotenv: 'dotenv',
+  'single-transaction': 'singleTransaction',
+  'dry-run': 'dryRun',
+  name: 'name',
+  lang: 'lang',
+  json: 'json',
+  accept: 'accept',
+  format: 'format',
+  lint: 'lint',
+  apply: 'apply',
+};
+
 /** gulp-cli 3's own flags (lib/shared/options/cli-options.js): left to it, never reported as unknown. */
 const GULP_LONG_FLAGS = new Set([
   'help', 'version', 'preload', 'gulpfile', 'cwd', 'tasks', 'tasks-simple', 'tasks-json', 'tasks-depth', 'depth',
@@ -83,8 +103,10 @@ export function parseFlags(argv: readonly string[]): RawFlags {
   const { values, tokens } = parseArgs({ args: [...argv], strict: false, allowPositionals: true, allowNegative: true, tokens: true, options: OPTIONS });
   const text = (value: unknown) => (value === undefined ? undefined : String(value === true ? '' : value));
   const unknown: string[] = [];
+  const given = new Set<FlagName>();
   for (const token of tokens) {
     if (token.kind !== 'option') continue;
+    if (token.name in OPTIONS) given.add(OPTION_FLAG_NAMES[token.name as keyof typeof OPTIONS]);
     const known = token.name in OPTIONS || (token.rawName.startsWith('--') ? GULP_LONG_FLAGS.has(token.name) : GULP_SHORT_FLAGS.has(token.name));
     if (!known && !unknown.includes(token.rawName)) unknown.push(token.rawName);
   }
@@ -105,7 +127,13 @@ export function parseFlags(argv: readonly string[]): RawFlags {
     lint: typeof values.lint === 'boolean' ? values.lint : undefined,
     apply: values.apply === true,
     unknown,
+    given: [...given],
   };
+}
+
+/** The command-line spelling of a flag, e.g. `--migrations-dir`, `--no-lint`. */
+export function flagUsage(name: FlagName): string {
+  return FLAG_DESCRIPTIONS[name].split(/[ :]/, 1)[0]!;
 }
 
 /** "unknown flag --dirction (did you mean --direction?)", suggesting one of our flags within two edits. */

@@ -20,6 +20,7 @@ export { compareSnapshots, diffSnapshots, type SchemaChange } from './schema-dif
 export { withTeardown } from './with-teardown';
 export { defineTask, describeTask } from './define-task';
 export { TaskError } from './errors';
+export type { FlagName } from './flags';
 export { resolveConfig, type Config, type ProviderName, type Direction } from './config';
 export { redactUrl } from './redact';
 export type { Logger } from './logger';

@@ -1,3 +1,4 @@
+import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Config, Direction } from './config';
 import { classifyConnectionError } from './db-errors';
@@ -35,8 +36,17 @@ export function explainMigrationFailure(error: unknown, { config, direction, mig
   }
   const outOfOrder = /Not run migration (\S+) is preceding already run migration (\S+)/.exec(message);
   if (outOfOrder) {
-    return new TaskError(`migration ${outOfOrder[1]} is older than ${outOfOrder[2]}, which is already applied (out of order)`, {
-      hint: `give ${outOfOrder[1]} a newer timestamp prefix than every applied migration (rename the file in ${folder}/), then run the command again`,
+    const [, pending, applied] = outOfOrder as unknown as [string, string, string];
+    // node-pg-migrate compares the ledger and the folder position by position: a deleted applied file shifts every
+    // later file, and it then names a file that is not out of order at all.
+    if (!migrationFileExists(config.migrationsDir, applied)) {
+      return new TaskError(`migration ${applied} is applied, but its file is missing from ${folder}/`, {
+        hint: 'restore it from version control (`git log --diff-filter=D --name-only -- ' + `${folder}/\`); \`gulp migrate:status\` lists every missing file`,
+        cause: error,
+      });
+    }
+    return new TaskError(`migration ${pending} is older than ${applied}, which is already applied (out of order)`, {
+      hint: `give ${pending} a newer timestamp prefix than every applied migration (rename the file in ${folder}/), then run the command again`,
       cause: error,
     });
   }
@@ -57,8 +67,8 @@ export function explainMigrationFailure(error: unknown, { config, direction, mig
   const outcome = rollbackOutcome(config, direction, finishedCount);
   if (!migration) {
     return new TaskError(`could not load the migrations in ${folder}/: ${message}`, {
-      hint: /numeric prefix|Unknown file extension/i.test(message)
-        ? `name every migration <timestamp>_<name>.(ts|js|sql) or move other files out of ${folder}/ (\`gulp migrate:status\` lists what is not a migration and why); nothing was changed`
+      hint: isNotAMigrationError(message)
+        ? `${notAMigrationHint(folder)}; nothing was changed`
         : 'fix the file named above (a syntax error or a failing import), then run the command again; nothing was changed',
       cause: error,
     });
@@ -85,4 +95,23 @@ function rollbackOutcome(config: Config, direction: Direction, finishedCount: nu
 
 function indent(text: string): string {
   return text.split('\n').map((line) => `    ${line}`).join('\n');
+}
+
+/** Whether the folder holds a file for this ledger name (any extension). */
+function migrationFileExists(dir: string, name: string): boolean {
+  try {
+    return readdirSync(dir).some((file) => path.parse(file).name === name);
+  } catch {
+    return false;
+  }
+}
+
+/** node-pg-migrate's complaint about a file in the migrations folder that is not a migration at all. */
+export function isNotAMigrationError(message: string): boolean {
+  return /numeric prefix|Unknown file extension/i.test(message);
+}
+
+/** What to do about such a file. */
+export function notAMigrationHint(folder: string): string {
+  return `name every migration <timestamp>_<name>.(ts|js|sql) and move other files out of ${folder}/ (\`gulp migrate:status\` lists what is not a migration and why)`;
 }

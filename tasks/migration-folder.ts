@@ -62,6 +62,13 @@ export function whyNotAMigration(file: string, kind: 'file' | 'folder' | 'other'
   if (kind === 'other') return { reason: 'not a regular file: node-pg-migrate skips it', blocksMigrate: false };
   if (file.startsWith('.')) return { reason: 'starts with ".": node-pg-migrate skips it', blocksMigrate: false };
   const name = path.basename(file, path.extname(file));
+  const loadable = LOADABLE_EXTENSIONS.has(path.extname(file).toLowerCase());
+  if (!/^\d+/.test(file) && !loadable) {
+    return {
+      reason: 'not a migration (no timestamp prefix, not .ts/.js/.sql), and `gulp migrate` fails while it is in the folder: move it out',
+      blocksMigrate: true,
+    };
+  }
   if (!/^\d+/.test(file)) {
     return {
       reason:
@@ -71,7 +78,7 @@ export function whyNotAMigration(file: string, kind: 'file' | 'folder' | 'other'
       blocksMigrate: true,
     };
   }
-  if (!LOADABLE_EXTENSIONS.has(path.extname(file).toLowerCase())) {
+  if (!loadable) {
     return {
       reason: 'not a .ts, .js or .sql file: node-pg-migrate fails to load it ("Unknown file extension"), so `gulp migrate` fails; move it out of the folder',
       blocksMigrate: true,

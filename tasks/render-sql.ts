@@ -2,6 +2,7 @@ import path from 'node:path';
 import type { Direction } from './config';
 import { TaskError, messageOf } from './errors';
 import type { Logger } from './logger';
+import { isNotAMigrationError, notAMigrationHint } from './migration-errors';
 
 // Types only: node-pg-migrate is ESM-only and costs ~100 ms to import, so its modules are loaded lazily below.
 type MigrationBuilderActions = import('node-pg-migrate/sqlMigration').MigrationBuilderActions;
@@ -106,7 +107,18 @@ export async function renderMigrations({ direction, names, migrationsTable = DEF
  */
 export async function loadMigrationFiles({ dir, projectDir = process.cwd(), logger = SILENT }: LoadMigrationsOptions): Promise<LoadedMigration[]> {
   const [{ getMigrationFilePaths }, { loadMigrationUnits }] = await Promise.all([import('node-pg-migrate/migration'), import('node-pg-migrate/migrationLoader')]);
-  const files = await getMigrationFilePaths(path.resolve(dir), { logger });
+  let files: string[];
+  try {
+    // Its own complaint would only repeat the error thrown below.
+    files = await getMigrationFilePaths(path.resolve(dir), { logger: SILENT });
+  } catch (error) {
+    // A file without a numeric prefix: node-pg-migrate cannot even order the folder.
+    const folder = shownPath(path.resolve(dir), projectDir);
+    throw new MigrationRenderError(`could not list the migrations in ${folder}/: ${loaderMessage(error)}`, 'load', '', path.resolve(dir), {
+      hint: notAMigrationHint(folder),
+      cause: error,
+    });
+  }
   const loaded: LoadedMigration[] = [];
   let shorthands: Record<string, unknown> = {};
   for (const file of files) {
@@ -117,7 +129,9 @@ export async function loadMigrationFiles({ dir, projectDir = process.cwd(), logg
     } catch (error) {
       const shown = shownPath(file, projectDir);
       throw new MigrationRenderError(`could not load migration ${shown}: ${loaderMessage(error)}`, 'load', migrationName(file), file, {
-        hint: `fix ${shown} (a syntax error, or an import that fails or throws), then run the command again`,
+        hint: isNotAMigrationError(loaderMessage(error))
+          ? notAMigrationHint(shownPath(path.dirname(file), projectDir))
+          : `fix ${shown} (a syntax error, or an import that fails or throws), then run the command again`,
         cause: error,
       });
     }

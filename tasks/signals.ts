@@ -24,7 +24,9 @@ export function installSignalHandlers(ctx: TaskContext): void {
       .runAll()
       .catch((error) => ctx.logger.error(`Cleanup after ${signal} failed: ${messageOf(error)}`))
       .finally(() => {
-        for (const name of SIGNALS) process.removeListener(name, onSignal);
+        // Every listener goes, not only ours: a library's handler (signal-exit, loaded with testcontainers) would
+        // otherwise swallow the re-raised signal, and the process would limp out with gulp's "did not complete".
+        for (const name of SIGNALS) process.removeAllListeners(name);
         process.kill(process.pid, signal);
       });
   };

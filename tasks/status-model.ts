@@ -2,10 +2,13 @@
 export const MIGRATION_STATES = ['applied', 'pending', 'out of order', 'missing', 'edited', 'no checksum'] as const;
 export type MigrationState = (typeof MIGRATION_STATES)[number];
 
-/** Exit status bits of `migrate:status` (a bitmask: 3 = both). */
-export const EXIT_PENDING = 1;
+/**
+ * Exit status bits of `migrate:status` (a bitmask: 6 = both). Bit 1 stays free: gulp exits 1 when the task fails
+ * (no database, bad settings), so CI can tell "could not check" from "pending".
+ */
+export const EXIT_PENDING = 2;
 /** Missing, edited or out-of-order migrations, or a file in the folder that stops node-pg-migrate. */
-export const EXIT_DRIFT = 2;
+export const EXIT_DRIFT = 4;
 
 /** A migration file, in node-pg-migrate's order, with the checksum of its content now. */
 export interface FileEntry {

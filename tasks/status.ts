@@ -60,7 +60,7 @@ export function createStatusTask(ctx: TaskContext, { write = (text) => void proc
     ctx,
     {
       name: 'migrate:status',
-      description: 'Show each migration: applied, pending, out of order, missing or edited since applied (exit 1 pending, 2 drift)',
+      description: 'Show each migration: applied, pending, out of order, missing or edited since applied (exit 2 pending, 4 drift)',
       flags: ['json', 'accept', 'migrationsDir', 'timeout', 'dotenv'],
     },
     async () => {
@@ -194,10 +194,15 @@ export async function acceptChecksums(client: Client, migrations: readonly Migra
 
 /** The applied migration `--name` names (with or without its extension), or a TaskError saying why it cannot be accepted. */
 function findMigration(migrations: readonly MigrationStatus[], name: string, config: Config): MigrationStatus {
-  const row = migrations.find((candidate) => candidate.name === name || candidate.file === name);
+  const shortName = (candidate: MigrationStatus) => candidate.name.replace(/^\d+[_-]/, '');
+  const exact = migrations.find((candidate) => candidate.name === name || candidate.file === name);
+  // The name given to migrate:create (without the timestamp) is what people remember: accept it when it is unique.
+  const byShortName = migrations.filter((candidate) => shortName(candidate) === name);
+  const row = exact ?? (byShortName.length === 1 ? byShortName[0] : undefined);
   const folder = `${path.relative(config.projectDir, config.migrationsDir) || '.'}/`;
   if (!row) {
-    throw new TaskError(`cannot accept ${name}: there is no migration of that name in ${folder} or in the ledger`, {
+    const candidates = byShortName.length > 1 ? `; it could be ${byShortName.map((candidate) => candidate.name).join(' or ')}` : '';
+    throw new TaskError(`cannot accept ${name}: there is no migration of that name in ${folder} or in the ledger${candidates}`, {
       hint: '`gulp migrate:status` lists every migration with its name; pass one of those to --name',
     });
   }
@@ -235,8 +240,9 @@ export function formatStatus({ folder, config, migrations, summary }: FormatInpu
     lines.push('Not migrations (node-pg-migrate skips these, or fails on them):');
     for (const { file, reason } of folder.ignored) lines.push(`  ${file}: ${reason}`);
   }
-  lines.push(summaryLine(summary));
-  lines.push(...nextSteps(summary, config));
+  const blocking = folder.ignored.filter((file) => file.blocksMigrate).length;
+  lines.push(summaryLine(summary) + (blocking > 0 ? `, ${blocking} ${blocking === 1 ? 'file that stops' : 'files that stop'} \`gulp migrate\`` : ''));
+  lines.push(...nextSteps(summary, config, migrations));
   return lines;
 }
 
@@ -258,7 +264,7 @@ function rowDetail(row: MigrationStatus, newestApplied: string | undefined): str
   }
 }
 
-function nextSteps(summary: StatusSummary, config: Config): string[] {
+function nextSteps(summary: StatusSummary, config: Config, migrations: readonly MigrationStatus[]): string[] {
   const folder = `${path.relative(config.projectDir, config.migrationsDir) || '.'}/`;
   const steps: string[] = [];
   if (summary.pending > 0) steps.push('pending: `gulp migrate` applies them');
@@ -269,9 +275,13 @@ function nextSteps(summary: StatusSummary, config: Config): string[] {
   }
   if (summary.missing > 0) steps.push(`missing: applied, but the file is gone; restore it from version control (git log -- ${folder})`);
   if (summary.edited > 0) {
+    const edited = migrations.filter((row) => row.state === 'edited').map((row) => row.name);
+    const newestApplied = migrations.findLast((row) => row.runOn !== null)?.name;
+    const accept = edited.map((name) => `\`gulp migrate:status --accept --name ${name}\``).join(', ');
+    const redo = newestApplied && edited.includes(newestApplied) ? `; for the newest one on a database of your own, \`gulp migrate:redo\` re-runs it with the edit` : '';
     steps.push(
       'edited: databases migrated earlier do not have the change; restore the applied version and put the change in a new migration ' +
-        '(`gulp migrate:create --name …`), or accept the edit on purpose: `gulp migrate:status --accept --name NAME`',
+        `(\`gulp migrate:create --name …\`)${redo}; or accept the edit on purpose: ${accept}`,
     );
   }
   if (summary['no checksum'] > 0) {

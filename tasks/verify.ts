@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Client } from 'pg';
 import { CHECKSUM_TABLE, LEDGER_SCHEMA, ledgerTableName } from './checksums';
@@ -8,7 +9,6 @@ import { TaskError, messageOf } from './errors';
 import type { Logger } from './logger';
 import { withClient } from './pg-client';
 import { redactUrl } from './redact';
-import { forgetLoadedMigrations } from './run-migrations';
 import { runMigrations } from './run-migrations';
 import { compareSnapshots, readSnapshot, type SchemaChange, type SchemaSnapshot } from './schema-snapshot';
 
@@ -93,8 +93,6 @@ export async function verifyMigrations({ config, url, logger }: VerifyMigrations
   const step = async (direction: 'up' | 'down'): Promise<string | undefined> =>
     (await runMigrations({ config, url, direction, count: 1, logger: quiet }))[0]?.name;
   const ignoreTables = [config.migrationsTable, CHECKSUM_TABLE].map((table) => `${quote(LEDGER_SCHEMA)}.${quote(table)}`);
-  // A process that ran migrations before (gulp watch, tests) would otherwise verify the files as they were then.
-  forgetLoadedMigrations(config.migrationsDir);
 
   return withClient(url, async (client) => {
     const snapshot = () => readSnapshot(client, { ignoreTables });
@@ -111,7 +109,7 @@ export async function verifyMigrations({ config, url, logger }: VerifyMigrations
     for (let index = applied.length - 1; index >= 0; index -= 1) {
       const { name } = applied[index]!;
       const rolledBack = await step('down').catch((error: unknown) => {
-        throw explainIrreversible(name, error) ?? error;
+        throw explainIrreversible(name, error, config.migrationsDir) ?? error;
       });
       if (rolledBack !== name) {
         throw new TaskError(`expected to roll back ${name}, but ${rolledBack ? `node-pg-migrate rolled back ${rolledBack}` : 'nothing was rolled back'}`, {
@@ -184,9 +182,15 @@ function reapplyMismatch(name: string, changes: SchemaChange[]): TaskError {
 }
 
 /** A migration node-pg-migrate cannot roll back by design (`down = false`, or no down and an up it cannot invert). */
-function explainIrreversible(name: string, error: unknown): TaskError | undefined {
+function explainIrreversible(name: string, error: unknown, migrationsDir: string): TaskError | undefined {
   const reason = messageOf(error instanceof TaskError ? (error.cause ?? error) : error);
   const hint = `write a down for ${name} that reverses its up (an irreversible migration cannot be verified), ${RERUN}`;
+  if (reason.includes('User has disabled down migration') && existsSync(path.join(migrationsDir, `${name}.sql`))) {
+    return new TaskError(`${name}: has no \`-- Down Migration\` section, so migrate:verify cannot roll it back`, {
+      hint: `add a \`-- Down Migration\` section to ${name}.sql with the SQL that reverses its up, ${RERUN}`,
+      cause: error,
+    });
+  }
   if (reason.includes('User has disabled down migration')) {
     return new TaskError(`${name}: its down is disabled (\`export const down = false\`), so migrate:verify cannot roll it back`, { hint, cause: error });
   }

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createContext, type TaskContext } from '../../tasks/context';
 import { createEnsureEnvTask } from '../../tasks/ensure-env';
@@ -136,6 +136,23 @@ describe('migrate against a real server', function () {
       );
     } finally {
       rmSync(path.join(project.migrationsDir, '1732400000000_late_arrival.ts'));
+    }
+  });
+
+  it('names an applied migration whose file was deleted, instead of blaming the next file', async () => {
+    const url = await server.freshDatabase('deleted_file');
+    await migrate(url);
+    const file = path.join(project.migrationsDir, '1732500002000_create_users.ts');
+    const content = readFileSync(file);
+    rmSync(file);
+    try {
+      const error = await migrateFailure(url, ['--no-lint']);
+      expect(error.message).to.equal(
+        'migration 1732500002000_create_users is applied, but its file is missing from migrations/\n' +
+          '  hint: restore it from version control (`git log --diff-filter=D --name-only -- migrations/`); `gulp migrate:status` lists every missing file',
+      );
+    } finally {
+      writeFileSync(file, content);
     }
   });
 

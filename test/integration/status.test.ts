@@ -123,22 +123,22 @@ describe('migrate:status against a real server', function () {
           '("Cannot determine numeric prefix"); create migrations with `gulp migrate:create --name add_table` (or rename it to <timestamp>_name), ' +
           'and keep other files out of the folder',
         'info:   drafts/: a folder: node-pg-migrate reads only the files directly in the migrations folder',
-        'info: 2 applied, 1 pending, 1 out of order, 1 missing, 1 edited, 1 no checksum',
+        'info: 2 applied, 1 pending, 1 out of order, 1 missing, 1 edited, 1 no checksum, 1 file that stops `gulp migrate`',
         'info: pending: `gulp migrate` applies them',
         'info: out of order: node-pg-migrate refuses a migration older than an applied one; give it a newer timestamp prefix than every applied migration (rename the file)',
         'info: missing: applied, but the file is gone; restore it from version control (git log -- migrations/)',
         'info: edited: databases migrated earlier do not have the change; restore the applied version and put the change in a new migration ' +
-          '(`gulp migrate:create --name …`), or accept the edit on purpose: `gulp migrate:status --accept --name NAME`',
+          `(\`gulp migrate:create --name …\`); or accept the edit on purpose: \`gulp migrate:status --accept --name ${BETA}\``,
         'info: no checksum: applied outside these tasks or before they recorded checksums; once you checked them: `gulp migrate:status --accept`',
       ]);
-      expect(run.exitCodes).to.deep.equal([3]);
+      expect(run.exitCodes).to.deep.equal([6]);
       expect(run.written).to.equal('');
     });
 
     it('--json writes one document with every migration, its checksums and the exit code, and no table', async () => {
       const run = await status(url, project, ['--json']);
       expect(printed(run)).to.deep.equal([]);
-      expect(run.exitCodes).to.deep.equal([3]);
+      expect(run.exitCodes).to.deep.equal([6]);
       const document = JSON.parse(run.written) as StatusDocument;
       const now = Date.now();
       for (const migration of document.migrations.filter((row) => row.runOn !== null)) {
@@ -167,7 +167,7 @@ describe('migrate:status against a real server', function () {
         ],
         accepted: [],
         summary: { applied: 2, pending: 1, outOfOrder: 1, missing: 1, edited: 1, noChecksum: 1, ignoredFiles: 3 },
-        exitCode: 3,
+        exitCode: 6,
       });
       expect(original[BETA]).to.not.equal(current(`${BETA}.sql`));
     });
@@ -180,8 +180,8 @@ describe('migrate:status against a real server', function () {
           `\`gulp migrate:status --accept --name ${BETA}\``,
       ]);
       expect(printed(run)).to.include(`info:   applied       ${EPSILON}  <time>`);
-      expect(printed(run)).to.include('info: 3 applied, 1 pending, 1 out of order, 1 missing, 1 edited');
-      expect(run.exitCodes).to.deep.equal([3]);
+      expect(printed(run)).to.include('info: 3 applied, 1 pending, 1 out of order, 1 missing, 1 edited, 1 file that stops `gulp migrate`');
+      expect(run.exitCodes).to.deep.equal([6]);
       expect(await recordedChecksums(url)).to.deep.equal({ ...original, [EPSILON]: sha256(path.join(project.migrationsDir, `${EPSILON}.sql`)) });
 
       const again = await status(url, project, ['--accept', '--json']);
@@ -199,19 +199,20 @@ describe('migrate:status against a real server', function () {
         `cannot accept ${GAMMA}: it is applied, but its file is gone from migrations/\n` +
           '  hint: restore the file from version control (git log -- migrations/), then run `gulp migrate:status` again',
       );
-      const unknown = await statusFailure(url, project, ['--accept', '--name', 'create_beta']);
+      const unknown = await statusFailure(url, project, ['--accept', '--name', 'create_nothing']);
       expect(unknown.message).to.equal(
-        'cannot accept create_beta: there is no migration of that name in migrations/ or in the ledger\n' +
+        'cannot accept create_nothing: there is no migration of that name in migrations/ or in the ledger\n' +
           '  hint: `gulp migrate:status` lists every migration with its name; pass one of those to --name',
       );
 
-      const run = await status(url, project, ['--accept', '--name', `${BETA}.sql`, '--json']);
+      // The short name migrate:create was given works too, when it is unique.
+      const run = await status(url, project, ['--accept', '--name', 'create_beta', '--json']);
       expect(printed(run)).to.deep.equal([`info: Recorded the checksum of ${BETA} (edited after it was applied: its current content is now the accepted version)`]);
       const document = JSON.parse(run.written) as StatusDocument;
       expect(document.accepted).to.deep.equal([BETA]);
       expect(document.migrations.find((row) => row.name === BETA)!.state).to.equal('applied');
       expect(document.summary).to.deep.equal({ applied: 4, pending: 1, outOfOrder: 1, missing: 1, edited: 0, noChecksum: 0, ignoredFiles: 3 });
-      expect(run.exitCodes).to.deep.equal([3]);
+      expect(run.exitCodes).to.deep.equal([6]);
       expect((await recordedChecksums(url))[BETA]).to.equal(sha256(path.join(project.migrationsDir, `${BETA}.sql`)));
     });
 
@@ -265,7 +266,7 @@ describe('migrate:status against a real server', function () {
       expect(Object.keys(await recordedChecksums(url))).to.deep.equal([ALPHA, BETA, GAMMA]);
       const run = await status(url, project);
       expect(printed(run).slice(-3)).to.deep.equal(['info:   pending       ' + DELTA, 'info: 3 applied, 1 pending', 'info: pending: `gulp migrate` applies them']);
-      expect(run.exitCodes).to.deep.equal([1]);
+      expect(run.exitCodes).to.deep.equal([2]);
       await migrate(url, project);
       expect(Object.keys(await recordedChecksums(url))).to.deep.equal([ALPHA, BETA, GAMMA, DELTA]);
     });
@@ -313,7 +314,7 @@ describe('migrate:status against a real server', function () {
         'info: pending: `gulp migrate` applies them',
       ]);
       expect(printed(run)[0]).to.equal(`info: Migrations in ${project.migrationsDir} (ledger public.pgmigrations):`);
-      expect(run.exitCodes).to.deep.equal([1]);
+      expect(run.exitCodes).to.deep.equal([2]);
       const accept = await status(url, project, ['--accept']);
       expect(printed(accept)[0]).to.equal('info: Nothing to accept: no applied migration lacks a checksum');
       expect(await relations()).to.deep.equal([]);

@@ -125,6 +125,24 @@ describe('resolveConfig', () => {
     expect(() => resolve(parts, ['migrate', '--cwd', '/tmp', '--gulpfile', 'g.ts', '-LLLL', '--no-color', '--continue', '--no-single-transaction'])).not.to.throw();
   });
 
+  it('rejects a flag of ours that the running task does not take, listing the ones it does', () => {
+    const resolveFor = (argv: string[]) => () =>
+      resolveConfig({ env: parts, argv, cwd, startsDatabase: false, allowedFlags: ['count', 'timeout', 'singleTransaction'] });
+    expect(resolveFor(['migrate:redo', '--name', 'x', '--dry-run'])).to.throw(
+      TaskError,
+      '--name, --dry-run do not apply to this task (it takes --count, --timeout, --no-single-transaction)\n' +
+        '  hint: fix the flag (`gulp --tasks` lists every task with its flags); then run the command again',
+    );
+    expect(resolveFor(['migrate:redo', '--count', '2', '--no-single-transaction'])).not.to.throw();
+  });
+
+  it('neither needs nor checks connection settings for a task that never connects', () => {
+    const env = { DB_PORT: 'abc', DB_PROVIDER: 'bogus', DB_WAIT_TIMEOUT: '-3', KEEP_DB: 'maybe' };
+    const config = resolveConfig({ env, argv: ['migrate:create', '--name', 'x'], cwd, startsDatabase: false, connects: false });
+    expect(config.name).to.equal('x');
+    expect(() => resolveConfig({ env, argv: [], cwd, startsDatabase: false })).to.throw(TaskError, /5 configuration problems/);
+  });
+
   it('reports a missing migrations folder before anything starts, when asked to', () => {
     const check = (argv: string[]) => () => resolveConfig({ env: parts, argv, cwd, startsDatabase: true, checkMigrationsDir: true });
     expect(check(['--migrations-dir', 'nope'])).to.throw(

@@ -86,17 +86,17 @@ describe('migrate:status classification', () => {
       expect(statusExitCode(empty())).to.equal(0);
     });
 
-    it('is 1 for pending, 2 for each kind of drift, 3 for both', () => {
-      expect([EXIT_PENDING, EXIT_DRIFT]).to.deep.equal([1, 2]);
-      expect(statusExitCode({ ...empty(), pending: 1 })).to.equal(1);
-      expect(statusExitCode({ ...empty(), missing: 1 })).to.equal(2);
-      expect(statusExitCode({ ...empty(), edited: 1 })).to.equal(2);
-      expect(statusExitCode({ ...empty(), 'out of order': 1 })).to.equal(2);
-      expect(statusExitCode({ ...empty(), pending: 4, edited: 1 })).to.equal(3);
+    it('is 2 for pending, 4 for each kind of drift, 6 for both (1 is left to gulp: the task failed)', () => {
+      expect([EXIT_PENDING, EXIT_DRIFT]).to.deep.equal([2, 4]);
+      expect(statusExitCode({ ...empty(), pending: 1 })).to.equal(2);
+      expect(statusExitCode({ ...empty(), missing: 1 })).to.equal(4);
+      expect(statusExitCode({ ...empty(), edited: 1 })).to.equal(4);
+      expect(statusExitCode({ ...empty(), 'out of order': 1 })).to.equal(4);
+      expect(statusExitCode({ ...empty(), pending: 4, edited: 1 })).to.equal(6);
     });
 
     it('counts a file that stops node-pg-migrate as drift', () => {
-      expect(statusExitCode({ ...empty(), applied: 1 }, { blockingFiles: 1 })).to.equal(2);
+      expect(statusExitCode({ ...empty(), applied: 1 }, { blockingFiles: 1 })).to.equal(4);
     });
   });
 
