@@ -7,6 +7,7 @@ import {
   createCreateMigrationTask,
   createDbStopTask,
   createEnsureEnvTask,
+  createLintTask,
   createMigrateTask,
   createRedoTask,
   createStartDbTask,
@@ -15,6 +16,7 @@ import {
   createVerifyGuardTask,
   createVerifyTask,
   createWaitDbTask,
+  createWatchTask,
   describeTask,
   withTeardown,
   type FlagName,
@@ -22,13 +24,15 @@ import {
 
 const ctx = createContext({ logger: gulplog, setExitCode: (code) => (process.exitCode = code) });
 
-const MIGRATE_FLAGS: FlagName[] = ['direction', 'count', 'dryRun', 'singleTransaction', 'timeout', 'migrationsDir', 'dotenv'];
+const MIGRATE_FLAGS: FlagName[] = ['direction', 'count', 'dryRun', 'singleTransaction', 'lint', 'timeout', 'migrationsDir', 'dotenv'];
 const MIGRATE_LOCAL_FLAGS: FlagName[] = ['provider', ...MIGRATE_FLAGS];
 const STATUS_FLAGS: FlagName[] = ['json', 'accept', 'name', 'timeout', 'migrationsDir', 'dotenv'];
 const CREATE_FLAGS: FlagName[] = ['name', 'lang', 'migrationsDir', 'dotenv'];
 const REDO_FLAGS: FlagName[] = ['count', 'singleTransaction', 'timeout', 'migrationsDir', 'dotenv'];
 const VERIFY_FLAGS: FlagName[] = ['provider', 'timeout', 'migrationsDir', 'dotenv'];
 const DB_START_FLAGS: FlagName[] = ['provider', 'timeout', 'dotenv'];
+const LINT_FLAGS: FlagName[] = ['format', 'migrationsDir', 'dotenv'];
+const WATCH_FLAGS: FlagName[] = ['apply', 'provider', 'timeout', 'migrationsDir', 'dotenv'];
 
 export const migrateLocal = describeTask(
   withTeardown(
@@ -114,3 +118,19 @@ export const dbStart = describeTask(
 );
 
 export const dbStop = createDbStopTask(ctx);
+
+export const lint = describeTask(
+  series(createEnsureEnvTask(ctx, { connects: false, migrates: true, flags: LINT_FLAGS }), createLintTask(ctx)),
+  {
+    name: 'lint',
+    description: 'Lint the migrations without a database: load and syntax errors, names and order, unsafe SQL (--format json for CI)',
+    flags: LINT_FLAGS,
+  },
+);
+
+// The watch task runs ensureEnv itself (and, with --apply, startDb and waitDb): what it needs depends on --apply.
+export const watch = describeTask(withTeardown(createWatchTask(ctx, { flags: WATCH_FLAGS }), createTeardownTask(ctx)), {
+  name: 'watch',
+  description: 'Lint each migration as it is saved (Ctrl-C stops); --apply also applies new ones to a kept local database',
+  flags: WATCH_FLAGS,
+});

@@ -1,10 +1,13 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { requireConfig, type TaskContext } from './context';
-import type { Direction } from './config';
+import type { Config, Direction } from './config';
 import { defineTask, type DescribedTask } from './define-task';
 import { dryRunMigrations } from './dry-run';
 import { TaskError } from './errors';
+import { readAppliedNames } from './ledger';
+import { readMigrationFolder } from './migration-folder';
+import { assertLintClean } from './lint/preflight';
 import { runMigrations } from './run-migrations';
 
 export interface MigrateOptions {
@@ -24,7 +27,7 @@ export function createMigrateTask(ctx: TaskContext, options: MigrateOptions = {}
     {
       name: 'migrate',
       description: 'Run pending migrations (or roll back) with node-pg-migrate, in one transaction',
-      flags: ['direction', 'count', 'migrationsDir', 'singleTransaction', 'dryRun'],
+      flags: ['direction', 'count', 'migrationsDir', 'singleTransaction', 'dryRun', 'lint'],
     },
     async () => {
       const config = requireConfig(ctx);
@@ -37,11 +40,22 @@ export function createMigrateTask(ctx: TaskContext, options: MigrateOptions = {}
         return;
       }
 
+      // A broken migration is refused as a lint diagnostic, not a loader stack trace (--no-lint skips this).
+      const url = ctx.database?.url ?? config.url;
+      if (config.lint) await assertLintClean(config, ctx.logger, { willApply: await migrationsToApply(url, config, direction, count) });
       const started = performance.now();
-      const ran = await runMigrations({ config, url: ctx.database?.url ?? config.url, direction, count, logger: ctx.logger });
+      const ran = await runMigrations({ config, url, direction, count, logger: ctx.logger });
       ctx.logger.info(summary(direction, ran.length, Math.round(performance.now() - started)));
     },
   );
+}
+
+/** The migrations an `up` run would apply (the first `count` not in the ledger); none for `down`. */
+async function migrationsToApply(url: string, config: Config, direction: Direction, count: number): Promise<string[]> {
+  if (direction === 'down') return [];
+  const applied = new Set((await readAppliedNames(url, config)) ?? []);
+  const { migrations } = await readMigrationFolder(config.migrationsDir);
+  return migrations.map((file) => file.name).filter((name) => !applied.has(name)).slice(0, count);
 }
 
 /** The closing line of a migrate run. */

@@ -33,6 +33,8 @@ export interface LintConfig {
   rules?: Record<string, Severity | 'off'>;
   /** Run Squawk on the rendered SQL too when it is installed (default true). */
   squawk?: boolean;
+  /** Type-check TS migrations (`type-error`); default true. `LintOptions.typeCheck` wins over it. */
+  typeCheck?: boolean;
 }
 
 /** The findings for one file. */
@@ -48,4 +50,9 @@ export interface LintOptions {
   projectDir: string;
   /** Overrides the config file. */
   config?: LintConfig;
+  /**
+   * Type-check TS migrations (`type-error`, with the project's tsconfig.json). Default: the config's `typeCheck`, else
+   * true; false checks syntax only, which is much faster on a cold start.
+   */
+  typeCheck?: boolean;
 }

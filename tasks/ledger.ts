@@ -1,0 +1,22 @@
+import { LEDGER_SCHEMA } from './checksums';
+import type { Config } from './config';
+import { withClient } from './pg-client';
+
+/**
+ * The names node-pg-migrate's ledger lists as applied, read with plain SELECTs in a read-only transaction; undefined
+ * when the ledger table does not exist yet (nothing is created).
+ */
+export async function readAppliedNames(url: string, config: Pick<Config, 'migrationsTable'>): Promise<string[] | undefined> {
+  return withClient(url, async (client) => {
+    await client.query('BEGIN TRANSACTION READ ONLY');
+    try {
+      const table = `${client.escapeIdentifier(LEDGER_SCHEMA)}.${client.escapeIdentifier(config.migrationsTable)}`;
+      const { rows } = await client.query<{ exists: boolean }>('SELECT to_regclass($1) IS NOT NULL AS exists', [table]);
+      if (!rows[0]?.exists) return undefined;
+      const ledger = await client.query<{ name: string }>(`SELECT name FROM ${table} ORDER BY run_on, id`);
+      return ledger.rows.map((row) => row.name);
+    } finally {
+      await client.query('COMMIT');
+    }
+  });
+}

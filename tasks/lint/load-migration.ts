@@ -1,0 +1,78 @@
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { messageOf } from '../errors';
+
+type MigrationLoader = import('node-pg-migrate/migrationLoader').MigrationLoader;
+type Jiti = NonNullable<Parameters<typeof import('node-pg-migrate/migrationLoader').createDefaultMigrationLoader>[0]>;
+type CreateJiti = (id: string, options: { moduleCache: boolean; fsCache?: boolean }) => Jiti;
+
+export type LoadResult =
+  | { ok: true; exports: Record<string, unknown> }
+  /** line/column: where in the file it failed, when the error tells (see `failurePosition`). */
+  | { ok: false; message: string; line?: number; column?: number };
+
+let loader: Promise<MigrationLoader> | undefined;
+
+/**
+ * Loads a .ts/.js migration the way node-pg-migrate's runner does (its default loader: jiti, created from the current
+ * directory), but fresh on every call. node-pg-migrate's own jiti instance caches modules for the life of the process,
+ * so in a watcher it would keep returning the file as it was at the first load; this one has jiti's module cache off
+ * (its transpile cache on disk stays on). Loading runs the module's top-level code, as `gulp migrate` would.
+ */
+export async function loadMigrationModule(file: string): Promise<LoadResult> {
+  try {
+    const [unit] = await (await prepareLoader())([file]);
+    return { ok: true, exports: (unit?.actions ?? {}) as unknown as Record<string, unknown> };
+  } catch (error) {
+    const message = loaderMessage(error);
+    return { ok: false, message, ...failurePosition(file, error, message) };
+  }
+}
+
+/** Creates the loader once (imports node-pg-migrate's loader module and jiti, and warms jiti's transform). */
+export function prepareLoader(): Promise<MigrationLoader> {
+  if (!loader) {
+    loader = createLoader();
+    loader.catch(() => (loader = undefined)); // tried again on the next call
+  }
+  return loader;
+}
+
+async function createLoader(): Promise<MigrationLoader> {
+  const { createDefaultMigrationLoader } = await import('node-pg-migrate/migrationLoader');
+  // jiti is node-pg-migrate's dependency, not ours: resolve it from node-pg-migrate so that it is the same copy.
+  const fromNodePgMigrate = createRequire(require.resolve('node-pg-migrate/package.json'));
+  const { createJiti } = fromNodePgMigrate('jiti') as { createJiti: CreateJiti };
+  // jiti loads its TypeScript transform on the first file it has not transpiled before (~150 ms): pay that now, with
+  // a throw-away module and no disk cache, rather than on the first save in a watcher.
+  const probe = createJiti(process.cwd(), { moduleCache: false, fsCache: false });
+  probe.evalModule('export const up = (pgm: unknown): void => undefined;', { filename: path.join(process.cwd(), '__pgmt_lint_warm_up__.ts'), ext: '.ts', async: false, forceTranspile: true });
+  return createDefaultMigrationLoader(createJiti(process.cwd(), { moduleCache: false }));
+}
+
+/**
+ * Where the load failed in `file`: jiti's parse errors end with `file:line:column` (0-based column, from its parser on
+ * the original source); an error thrown at import has `file:line:column` in its stack, where jiti's transform keeps
+ * lines but not columns (type annotations are stripped), so only the line is taken.
+ */
+export function failurePosition(file: string, error: unknown, message: string): { line?: number; column?: number } {
+  const at = (text: string) => new RegExp(`${escapeRegExp(file)}:(\\d+):(\\d+)`).exec(text);
+  const parsed = /ParseError/.test(message) ? at(message) : null;
+  if (parsed) return { line: Number(parsed[1]), column: Number(parsed[2]) + 1 };
+  const stack = error instanceof Error ? error.stack : undefined;
+  const thrown = stack ? at(stack.split('\n').slice(1).join('\n')) : null;
+  return thrown ? { line: Number(thrown[1]) } : {};
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** The loader's message with jiti's padding trimmed, on one line (as tasks/render-sql.ts shows it). */
+function loaderMessage(error: unknown): string {
+  return messageOf(error)
+    .split('\n')
+    .map((line) => line.trim())
+    .filter(Boolean)
+    .join(' ');
+}
