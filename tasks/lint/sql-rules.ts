@@ -1,7 +1,7 @@
 // SQL-level lint rules: checks over the statements one migration runs (its `up`), in order, on PostgreSQL's own parse
 // trees. Pure functions: no files, no database. "Existing" below means not created earlier in the same migration.
 import type { PgNode, SqlStatement } from './sql-parser';
-import type { RuleMeta, Severity } from './types';
+import type { RuleMeta } from './types';
 
 /** The rules of this module, with their defaults (listed in the README). */
 export const SQL_RULES: RuleMeta[] = [
@@ -420,9 +420,4 @@ function show(relation: RelationName | undefined): string {
 
 function quote(name: unknown): string {
   return `"${String(name ?? '')}"`;
-}
-
-/** Severity a rule has unless configured otherwise. */
-export function defaultSeverity(ruleId: string): Severity | 'off' | undefined {
-  return SQL_RULES.find((rule) => rule.id === ruleId)?.defaultSeverity;
 }

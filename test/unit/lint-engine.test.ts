@@ -217,6 +217,14 @@ describe('lintMigrationFiles / lintMigrationsFolder (the lint engine)', () => {
       expect(brief(second)).to.deep.equal(['4:3 drop-column']);
     });
 
+    it('renders callback-style and async ups (node-pg-migrate passes a callback to two-parameter ups)', async () => {
+      const callback = write('1000000000001_callback.js', "exports.up = function (pgm, run) {\n  setTimeout(() => {\n    pgm.dropTable('users');\n    run();\n  }, 1);\n};\nexports.down = false;\n");
+      const awaiting = write('1000000000002_async.js', "exports.up = async (pgm) => {\n  await new Promise((resolve) => setTimeout(resolve, 1));\n  pgm.renameTable('a', 'b');\n};\nexports.down = false;\n");
+      const [first, second] = await lint([callback, awaiting]);
+      expect(brief(first)).to.deep.equal(['3:5 drop-table']);
+      expect(brief(second)).to.deep.equal(['3:3 rename-table']);
+    });
+
     it('lints the folder as node-pg-migrate sees it: dotfiles and folders skipped, files that break it reported', async () => {
       write('1000000000001_users.sql', '-- Up Migration\nDROP TABLE users;\n');
       write('.1000000000002_hidden.sql', '-- Up Migration\nDROP TABLE hidden;\n');
