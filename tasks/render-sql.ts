@@ -315,7 +315,7 @@ function missingMigration(name: string, { dir, projectDir = process.cwd() }: Loa
 }
 
 /** The loader's message with jiti's padding trimmed: `ParseError: Unexpected token … /abs/path.ts:1:66`. */
-function loaderMessage(error: unknown): string {
+export function loaderMessage(error: unknown): string {
   return messageOf(error)
     .split('\n')
     .map((line) => line.trim())

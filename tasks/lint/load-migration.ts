@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { messageOf } from '../errors';
+import { loaderMessage } from '../render-sql';
 
 type MigrationLoader = import('node-pg-migrate/migrationLoader').MigrationLoader;
 type Jiti = NonNullable<Parameters<typeof import('node-pg-migrate/migrationLoader').createDefaultMigrationLoader>[0]>;
@@ -66,13 +66,4 @@ export function failurePosition(file: string, error: unknown, message: string): 
 
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
-
-/** The loader's message with jiti's padding trimmed, on one line (as tasks/render-sql.ts shows it). */
-function loaderMessage(error: unknown): string {
-  return messageOf(error)
-    .split('\n')
-    .map((line) => line.trim())
-    .filter(Boolean)
-    .join(' ');
 }
