@@ -10,6 +10,8 @@ import { summary } from './migrate';
 import { readMigrationFolder, type MigrationFile, type MigrationFolder } from './migration-folder';
 import { withClient } from './pg-client';
 import { runMigrations } from './run-migrations';
+import { loadMigrationModule } from './lint/load-migration';
+import { renderMigration, type LoadedMigration } from './render-sql';
 
 /** The linter's entry point (tasks/lint/index.ts `lintMigrationFiles`), injectable for tests. */
 export type LintFiles = (files: string[], options: LintOptions & { newFiles?: string[] }) => Promise<FileLintResult[]>;
@@ -98,11 +100,19 @@ export function createMigrationApplier({ config, url, logger, lint, report }: Mi
     if (!results) return;
     const blocked = results.find((result) => result.diagnostics.some((diagnostic) => diagnostic.severity === 'error'));
     const blockedAt = blocked ? pending.findIndex((migration) => migration.path === path.resolve(blocked.file)) : -1;
-    const runnable = blockedAt === -1 ? pending.length : blockedAt;
+    let runnable = blockedAt === -1 ? pending.length : blockedAt;
+    // An untouched `migrate:create` template renders no SQL: applying it would record it, and the real up written next
+    // would then be "edited" and re-run with a down for an up that never ran. Hold it (and those after it) back.
+    const empty = await firstEmpty(pending.slice(0, runnable));
+    if (empty !== -1) runnable = empty;
     if (runnable > 0) {
       const runStarted = performance.now();
       const ran = await runMigrations({ config, url, direction: 'up', count: runnable, logger });
       logger.info(summary('up', ran.length, Math.round(performance.now() - runStarted)));
+    }
+    if (empty !== -1) {
+      logger.info(`Not applied yet: ${pending[empty]!.name} renders no SQL (an untouched template?); it is applied once its up does something`);
+      return;
     }
     if (blocked) {
       report(blocked, Math.round(performance.now() - started));
@@ -113,6 +123,23 @@ export function createMigrationApplier({ config, url, logger, lint, report }: Mi
           ': fix it and save it to apply it',
       );
     }
+  }
+
+  /** The index of the first migration whose up renders no statement, or -1. A file that cannot be rendered counts as not empty. */
+  async function firstEmpty(migrations: MigrationFile[]): Promise<number> {
+    for (const [index, migration] of migrations.entries()) {
+      const loaded = await loadMigrationModule(migration.path);
+      if (!loaded.ok) continue;
+      const actions = loaded.exports as unknown as LoadedMigration['actions'];
+      try {
+        const candidate = { name: migration.name, path: migration.path, actions, shorthands: { ...(actions.shorthands ?? {}) } };
+        const rendered = await renderMigration(candidate, { direction: 'up', projectDir: config.projectDir });
+        if (rendered.statements.length === 0) return index;
+      } catch {
+        // Rendering needs shorthands of earlier migrations, or fails for real: the runner reports it.
+      }
+    }
+    return -1;
   }
 
   /** Down 1, then up 1: two runner calls (two transactions), as `gulp migrate:redo` does. */
@@ -134,7 +161,9 @@ export function createMigrationApplier({ config, url, logger, lint, report }: Mi
     try {
       await action();
     } catch (error) {
-      logger.error(`✗ ${messageOf(explain(error, url, config))}\n  (still watching: fix the cause and save the file again)`);
+      // The one-shot commands' hints say "run the command again"; here, saving the file again is what runs it.
+      const text = messageOf(explain(error, url, config)).replace(/,? ?then run the command again/g, ', then save the file again');
+      logger.error(`✗ ${text}\n  (still watching)`);
     }
   }
 

@@ -90,7 +90,12 @@ export function createWatchTask(ctx: TaskContext, { watch = gulpWatch as unknown
         const [result = { file, diagnostics: [] }, ...others] = results;
         report(result, ms);
         for (const other of others) if (other.diagnostics.length > 0) report(other, ms);
-        if (applier && !result.diagnostics.some((diagnostic) => diagnostic.severity === 'error')) await applier.afterPassingLint(file);
+        if (!applier) return;
+        if (result.diagnostics.some((diagnostic) => diagnostic.severity === 'error')) {
+          ctx.logger.warn(`Not applied: ${path.basename(file)} has lint errors (above): fix it and save it`);
+        } else {
+          await applier.afterPassingLint(file);
+        }
       }, (file, error) => ctx.logger.error(`✗ ${path.basename(file)}: could not be linted: ${messageOf(error)}\n  (still watching: save the file again to retry)`));
 
       const watcher = watch(dir, { delay: 0, ignoreInitial: true, events: ['add', 'change'], depth: 0 });

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { query, startTestServer, tableNames, type TestServer } from '../support/database';
 import { createTestProject, REPO_ROOT, type TestProject } from '../support/project';
 import { startWatch, type WatchRun } from '../support/watch';
+import { renderMigrationTemplate } from '../../tasks/migration-templates';
 
 /** A TS migration creating `table` with the given extra column definitions (node-pg-migrate builder syntax). */
 function createTable(table: string, columns = ''): string {
@@ -178,7 +179,7 @@ describe('gulp watch --apply against a real server', function () {
     const failing = createTable('gadgets').replace("} });\n};", "} });\n  pgm.sql('INSERT INTO no_such_table VALUES (1)');\n};");
     const lines = await save('1732600002000_create_gadgets.ts', failing, /^error:/);
     expect(lines.at(-1)).to.match(
-      /^error: ✗ migration 1732600002000_create_gadgets failed \(up\): relation "no_such_table" does not exist\n[\s\S]*\n {2}\(still watching: fix the cause and save the file again\)$/,
+      /^error: ✗ migration 1732600002000_create_gadgets failed \(up\): relation "no_such_table" does not exist\n[\s\S]*\n {2}hint: fix 1732600002000_create_gadgets in migrations\/, then save the file again\n {2}\(still watching\)$/,
     );
     expect(await ledger()).to.have.length(2);
 
@@ -196,10 +197,21 @@ describe('gulp watch --apply against a real server', function () {
     const lines = run.lines().slice(seen);
     expect(lines[0]).to.match(/^error: ✗ 1732600003000_create_broken\.ts: 2 errors \(\d+ ms\)\n/);
     expect(lines.slice(1).map((line) => line.replace(/\d+ ms/g, 'N ms'))).to.deep.equal([
+      'warn: Not applied: 1732600003000_create_broken.ts has lint errors (above): fix it and save it',
       'info: ✓ 1732600001000_create_widgets.ts: no problems (N ms)',
       'info: 1732600001000_create_widgets.ts is applied and not the newest applied migration: not re-run (the database keeps the version it applied; `gulp migrate --direction down --count 2` rolls back to before it)',
     ]);
     expect(await ledger()).to.deep.equal(['1732600000000_create_authors', '1732600001000_create_widgets', '1732600002000_create_gadgets']);
+  });
+
+  it('holds back an untouched migrate:create template, and applies it once its up does something', async () => {
+    await save('1732600003000_create_broken.ts', createTable('broken'), /Applied|✗/);
+    const held = await save('1732600004000_create_sprockets.ts', renderMigrationTemplate('ts', 'create_sprockets'), /Not applied yet|Applied|✗/);
+    expect(held.at(-1)).to.equal('info: Not applied yet: 1732600004000_create_sprockets renders no SQL (an untouched template?); it is applied once its up does something');
+    expect(await ledger()).to.have.length(4);
+    const applied = await save('1732600004000_create_sprockets.ts', createTable('sprockets'), /Applied|✗/);
+    expect(applied.at(-1)).to.equal('info: Applied 1 migration in N ms');
+    expect(await columns('sprockets')).to.deep.equal(['id']);
   });
 });
 
