@@ -34,7 +34,7 @@ export interface ContextOptions {
   argv?: readonly string[];
   /** Default: process.cwd(). */
   cwd?: string;
-  /** Where tasks report an exit status (migrate:status). Default: ignore it; a gulpfile passes one that sets process.exitCode. */
+  /** Where tasks report an exit status (migrate:status). Default: ignore it; a gulpfile passes one that sets the process's exit code. */
   setExitCode?: (code: number) => void;
 }
 
