@@ -148,6 +148,8 @@ async function startServer(
         env: serverEnv(),
       });
       child.once('exit', () => (exited = true));
+      // Known to the cleanup at once: a Ctrl-C while we wait below must stop this postmaster, not only remove its files.
+      if (child.pid !== undefined) onSpawn(child.pid);
       await new Promise<void>((resolve, reject) => {
         child.once('spawn', resolve);
         child.once('error', reject);
@@ -156,7 +158,6 @@ async function startServer(
       await log.close();
     }
     child.unref();
-    onSpawn(child.pid!);
 
     const superUrl = buildUrl({ host: HOST, port, database: 'postgres', user: SUPERUSER, password: superPassword });
     const ready = await poll(
