@@ -3,8 +3,8 @@ import type { Config, Direction } from './config';
 import { classifyConnectionError } from './db-errors';
 import { TaskError, messageOf } from './errors';
 import type { Logger } from './logger';
+import { readAppliedNames } from './ledger';
 import { explainMigrationFailure } from './migration-errors';
-import { withClient } from './pg-client';
 import { loadMigrationFiles, renderMigration, type LoadedMigration, type RenderedMigration } from './render-sql';
 
 /** The schema node-pg-migrate keeps its ledger in when no schema option is given (as runMigrations runs it). */
@@ -107,17 +107,7 @@ export function dryRunSummary(direction: Direction, count: number): string {
  */
 async function readLedger(url: string, ledgerTable: string, config: Config): Promise<{ names?: string[] }> {
   try {
-    return await withClient(url, async (client) => {
-      await client.query('BEGIN TRANSACTION READ ONLY');
-      try {
-        const { rows } = await client.query<{ exists: boolean }>('SELECT to_regclass($1) IS NOT NULL AS exists', [ledgerTable]);
-        if (!rows[0]?.exists) return {};
-        const ledger = await client.query<{ name: string }>(`SELECT name FROM ${ledgerTable} ORDER BY run_on, id`);
-        return { names: ledger.rows.map((row) => row.name) };
-      } finally {
-        await client.query('COMMIT');
-      }
-    });
+    return { names: await readAppliedNames(url, config) };
   } catch (error) {
     const failure = classifyConnectionError(error, config.connection);
     if (failure.kind !== 'other') throw new TaskError(failure.message, { hint: failure.hint, cause: error });
