@@ -52,6 +52,8 @@ export interface Config {
   /** embedded provider: a bin dir to use instead of searching; the OS user the server runs as under root. */
   pgBin?: string;
   osUser: string;
+  /** embedded provider: DB_CLUSTER_CACHE, where initdb results are cached ("off": run initdb every time). */
+  clusterCache?: string;
   /** From the flags; undefined when not given, so the task's own default applies. */
   direction?: Direction;
   count?: number;
@@ -169,6 +171,7 @@ export function resolveConfig({ env, argv, cwd, startsDatabase, checkMigrationsD
     composeFile: path.resolve(cwd, get('COMPOSE_FILE') ?? DEFAULTS.composeFile),
     pgBin: get('DB_PG_BIN'),
     osUser: get('DB_OS_USER') ?? DEFAULTS.osUser,
+    clusterCache: get('DB_CLUSTER_CACHE'),
     direction,
     count,
     singleTransaction: flags.singleTransaction ?? true,

@@ -1,6 +1,7 @@
 import type { Config } from './config';
 import { Cleanups } from './cleanups';
 import { createRedactingLogger, redactSecrets, type Logger } from './logger';
+import type { PreflightLint } from './lint/preflight';
 import type { StartedDatabase } from './providers/types';
 
 /** What the tasks of one gulp process share: configuration, the started database, the logger, the cleanups. */
@@ -19,6 +20,8 @@ export interface TaskContext {
   database?: StartedDatabase;
   /** Set by startDb: leave the database running after the run (KEEP_DB=1, or db:start). */
   keepDatabase?: boolean;
+  /** Set by ensureEnv when a later task migrates: migrate's pre-flight lint, started early to run while the database starts. */
+  preflightLint?: PreflightLint;
   /** Set by the signal handler while it cleans up; resolves once the process is about to end by the signal. */
   shutdown?: Promise<void>;
   /** How a task that reports through its exit status (migrate:status's bitmask) sets it; the gulpfile decides. */

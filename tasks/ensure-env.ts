@@ -2,6 +2,7 @@ import { resolveConfig } from './config';
 import type { TaskContext } from './context';
 import { defineTask, type DescribedTask } from './define-task';
 import type { FlagName } from './flags';
+import { startPreflightLint } from './lint/preflight';
 import { redactUrl } from './redact';
 
 export interface EnsureEnvOptions {
@@ -30,6 +31,7 @@ export function createEnsureEnvTask(ctx: TaskContext, { startsDatabase = false, 
       const config = resolveConfig({ env: ctx.env, argv: ctx.argv, cwd: ctx.cwd, startsDatabase, checkMigrationsDir: migrates, connects, allowedFlags: flags });
       ctx.secrets.add(config.connection.password);
       ctx.config = config;
+      if (migrates && config.lint && !config.dryRun) ctx.preflightLint = startPreflightLint(config);
       const source = config.envFile ? ` (loaded ${config.envFile})` : '';
       ctx.logger.debug?.(`Connection from ${config.connectionSource}${source}: ${redactUrl(config.url)}`);
       if (config.passwordGenerated && connects) {

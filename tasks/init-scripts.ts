@@ -5,15 +5,21 @@ import { TaskError, messageOf } from './errors';
 import type { Logger } from './logger';
 import { withClient } from './pg-client';
 
+/** One `*.sql` file of the init-scripts folder, read. */
+export interface InitScript {
+  path: string;
+  sql: string;
+}
+
 /**
  * Makes a freshly started server look like the guide's Docker container: creates the application database if it is
- * missing, then runs every `*.sql` in `scriptsDir` (sorted by name) as superuser inside it, with the session settings
+ * missing, then runs the scripts (see {@link readInitScripts}) as superuser inside it, with the session settings
  * `pgmt.app_user` and `pgmt.app_password` the scripts read to create the application role.
  */
 export async function prepareDatabase(
   superuser: ConnectionSettings,
   app: Pick<ConnectionSettings, 'database' | 'user' | 'password'>,
-  scriptsDir: string,
+  scripts: InitScript[],
   logger: Logger,
 ): Promise<void> {
   await withClient(buildUrl({ ...superuser, database: 'postgres' }), async (client) => {
@@ -21,25 +27,30 @@ export async function prepareDatabase(
     if (exists.rowCount === 0) await client.query(`CREATE DATABASE ${client.escapeIdentifier(app.database)}`);
   });
 
-  const scripts = await listScripts(scriptsDir);
   await withClient(buildUrl({ ...superuser, database: app.database }), async (client) => {
     await client.query("SELECT set_config('pgmt.app_user', $1, false), set_config('pgmt.app_password', $2, false)", [app.user, app.password]);
     for (const script of scripts) {
       try {
-        await client.query(await readFile(script, 'utf8'));
+        await client.query(script.sql);
       } catch (error) {
-        throw new TaskError(`init script ${path.relative(process.cwd(), script)} failed: ${messageOf(error)}`, {
+        throw new TaskError(`init script ${path.relative(process.cwd(), script.path)} failed: ${messageOf(error)}`, {
           hint: 'fix the script (it runs as superuser in the application database on every start), then run the command again',
           cause: error,
         });
       }
     }
   });
-  logger.debug?.(`Ran ${scripts.length} init script(s) from ${scriptsDir}`);
+  logger.debug?.(`Ran ${scripts.length} init script(s): ${scripts.map((script) => path.basename(script.path)).join(', ')}`);
 }
 
 /** This package's own scripts: used when a project has no init-scripts folder, so the role is always created. */
 export const BUNDLED_INIT_SCRIPTS_DIR = path.resolve(__dirname, '..', 'postgres', 'init');
+
+/** Every `*.sql` in `scriptsDir`, sorted by name; this package's own when the folder does not exist. */
+export async function readInitScripts(scriptsDir: string): Promise<InitScript[]> {
+  const paths = await listScripts(scriptsDir);
+  return Promise.all(paths.map(async (scriptPath) => ({ path: scriptPath, sql: await readFile(scriptPath, 'utf8') })));
+}
 
 async function listScripts(scriptsDir: string): Promise<string[]> {
   let dir = scriptsDir;

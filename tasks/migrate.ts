@@ -42,7 +42,10 @@ export function createMigrateTask(ctx: TaskContext, options: MigrateOptions = {}
 
       // A broken migration is refused as a lint diagnostic, not a loader stack trace (--no-lint skips this).
       const url = ctx.database?.url ?? config.url;
-      if (config.lint) await assertLintClean(config, ctx.logger, { willApply: await migrationsToApply(url, config, direction, count) });
+      if (config.lint) {
+        const willApply = await migrationsToApply(url, config, direction, count);
+        await assertLintClean(config, ctx.logger, { willApply, linted: ctx.preflightLint });
+      }
       const started = performance.now();
       const ran = await runMigrations({ config, url, direction, count, logger: ctx.logger });
       ctx.logger.info(summary(direction, ran.length, Math.round(performance.now() - started)));

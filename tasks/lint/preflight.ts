@@ -8,33 +8,50 @@ import { countFindings, formatFile, formatSummary } from './format';
 import { loadLinter } from './load';
 import type { FileLintResult, Severity } from './types';
 
+/** The whole folder linted for the pre-flight (syntax only), as {@link startPreflightLint} returns it. */
+export type PreflightLint = Promise<{ results: FileLintResult[]; ms: number }>;
+
 /**
- * Lints the migrations folder (SQL rules only on `willApply`, when given) and throws a TaskError listing every error-level finding (hint: fix them, or run with
- * `--no-lint`). Warnings do not block: they are counted in one `warn` line that points at `gulp lint`. Needs no
- * database; the linter is loaded only when this runs, so it costs nothing to tasks that never migrate. Syntax only:
- * TS migrations are not type-checked here (`gulp lint` does it).
+ * Starts linting the migrations folder for migrate's pre-flight without waiting for it: ensureEnv calls this so the
+ * linting (~0.3 s, mostly loading the TypeScript compiler and the migrations) runs while the database starts.
+ * Syntax only, no type-check: a cold TypeScript program costs ~0.8–1.7 s on every migrate, and a type error does not
+ * stop node-pg-migrate's loader (jiti); `gulp lint` and `tsc` report type errors. The linter is loaded only when this
+ * runs, so it costs nothing to tasks that never migrate. A failure surfaces when the result is awaited.
+ */
+export function startPreflightLint(config: Pick<Config, 'migrationsDir' | 'projectDir'>): PreflightLint {
+  const linting = new Promise<void>((resolve) => setImmediate(resolve)).then(async () => {
+    const started = performance.now();
+    const { lintMigrationsFolder } = loadLinter();
+    const results = await lintMigrationsFolder({ migrationsDir: config.migrationsDir, projectDir: config.projectDir, typeCheck: false });
+    return { results, ms: Math.round(performance.now() - started) };
+  });
+  linting.catch(() => undefined);
+  return linting;
+}
+
+/**
+ * Throws a TaskError listing every error-level finding of the pre-flight lint (`linted`, or the folder linted now);
+ * SQL rules count only for `willApply`, when given. Hint: fix them, or run with `--no-lint`. Warnings do not block:
+ * they are counted in one `warn` line that points at `gulp lint`.
  * @example if (config.lint) await assertLintClean(config, ctx.logger);
  */
 export async function assertLintClean(
   config: Pick<Config, 'migrationsDir' | 'projectDir'>,
   logger: Logger,
-  { willApply }: { willApply?: readonly string[] } = {},
+  { willApply, linted = startPreflightLint(config) }: { willApply?: readonly string[]; linted?: PreflightLint } = {},
 ): Promise<void> {
-  const { lintMigrationsFolder, SQL_RULE_IDS } = loadLinter();
-  const started = performance.now();
-  // Syntax only, no type-check: a cold TypeScript program costs ~0.8–1.7 s on every migrate (syntax: ~0.3 s), and a type
-  // error does not stop node-pg-migrate's loader (jiti); `gulp lint` and `tsc` report type errors.
-  const linted = await lintMigrationsFolder({ migrationsDir: config.migrationsDir, projectDir: config.projectDir, typeCheck: false });
+  const { SQL_RULE_IDS } = loadLinter();
+  const { results: all, ms } = await linted;
   // Only the SQL this run applies is judged: an applied migration's SQL is history (judging it again would block every
   // run of an adopted project, and silencing it would edit an applied file). Whether every file loads always matters:
   // the runner loads them all.
   const judged = willApply ? new Set(willApply) : undefined;
-  const results = linted.map(({ file, diagnostics }) => ({
+  const results = all.map(({ file, diagnostics }) => ({
     file,
     diagnostics: judged && !judged.has(path.parse(file).name) ? diagnostics.filter((diagnostic) => !SQL_RULE_IDS.has(diagnostic.ruleId)) : diagnostics,
   }));
   const counts = countFindings(results);
-  logger.debug?.(`Lint pre-flight: ${formatSummary(counts)} (${Math.round(performance.now() - started)} ms)`);
+  logger.debug?.(`Lint pre-flight: ${formatSummary(counts)} (linted in ${ms} ms)`);
 
   const blocking = only(results, 'error');
   if (blocking.length === 0) {

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { buildUrl, parseDatabaseUrl, type Config, type ConnectionSettings } from '../config';
 import { TaskError, messageOf } from '../errors';
-import { prepareDatabase } from '../init-scripts';
+import { prepareDatabase, readInitScripts } from '../init-scripts';
 import type { KeptDatabaseState } from '../kept-state';
 import { redactSecrets } from '../logger';
 import { dockerComposeAvailable, DockerCommandError, lastLines, runDocker, shortCause, waitForServer } from './container-runtime';
@@ -63,7 +63,7 @@ export const composeProvider: Provider = {
       await waitForServer(superuser, config.waitTimeoutMs, `the "${SERVICE}" service of compose project ${target.project}`);
       // The image's entrypoint already ran the init scripts on first start; they are idempotent, and running them
       // here too applies DB_INIT_SCRIPTS when it is not the folder the compose file mounts.
-      await prepareDatabase(superuser, config.connection, config.initScriptsDir, logger);
+      await prepareDatabase(superuser, config.connection, await readInitScripts(config.initScriptsDir), logger);
       unregister();
       const state: KeptDatabaseState = {
         provider: 'compose',

@@ -1,4 +1,7 @@
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { buildUrl, type ConnectionSettings } from '../config';
 import { classifyConnectionError } from '../db-errors';
 import { TaskError, messageOf } from '../errors';
@@ -27,7 +30,30 @@ export async function detectContainerRuntime(): Promise<ContainerAvailability> {
   return runtimeCheck;
 }
 
+/**
+ * Where testcontainers looks for a runtime (DOCKER_HOST, its properties file, a Docker context, the usual sockets):
+ * when none of them exists, nothing can answer, and importing testcontainers (~170 ms) to be told so is skipped.
+ */
+export function runtimeEndpointsAbsent(env: NodeJS.ProcessEnv = process.env, home = os.homedir()): boolean {
+  if (env.DOCKER_HOST || env.TESTCONTAINERS_HOST_OVERRIDE || process.platform === 'win32') return false;
+  const runtimeDir = env.XDG_RUNTIME_DIR;
+  const uid = process.getuid?.();
+  const candidates = [
+    path.join(home, '.testcontainers.properties'),
+    path.join(home, '.docker', 'config.json'),
+    '/var/run/docker.sock',
+    '/run/docker.sock',
+    path.join(home, '.docker', 'run', 'docker.sock'),
+    path.join(home, '.docker', 'desktop', 'docker.sock'),
+    runtimeDir && path.join(runtimeDir, 'docker.sock'),
+    runtimeDir && path.join(runtimeDir, 'podman', 'podman.sock'),
+    uid !== undefined && `/run/user/${uid}/docker.sock`,
+  ];
+  return candidates.every((candidate) => !candidate || !existsSync(candidate));
+}
+
 async function probeContainerRuntime(): Promise<ContainerAvailability> {
+  if (runtimeEndpointsAbsent()) return { available: false, reason: 'no container runtime answers (no DOCKER_HOST, no Docker socket)' };
   try {
     const { getContainerRuntimeClient } = await import('testcontainers');
     const { containerRuntime } = (await getContainerRuntimeClient()).info;

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { StartedPostgreSqlContainer } from '@testcontainers/postgresql';
 import { buildUrl, parseDatabaseUrl, type Config, type ConnectionSettings } from '../config';
 import { TaskError } from '../errors';
-import { prepareDatabase } from '../init-scripts';
+import { prepareDatabase, readInitScripts } from '../init-scripts';
 import type { KeptDatabaseState } from '../kept-state';
 import { detectContainerRuntime, shortCause, shortContainerId, waitForServer } from './container-runtime';
 import { databaseHandle } from './handle';
@@ -42,7 +42,7 @@ export const dockerProvider: Provider = {
       const port = started.getPort();
       const superuser: ConnectionSettings = { host, port, database: 'postgres', user: SUPERUSER, password: superPassword };
       await waitForServer(superuser, config.waitTimeoutMs, `the PostgreSQL container ${shortContainerId(containerId)}`);
-      await prepareDatabase(superuser, config.connection, config.initScriptsDir, logger);
+      await prepareDatabase(superuser, config.connection, await readInitScripts(config.initScriptsDir), logger);
       unregister();
       const state: KeptDatabaseState = {
         provider: 'docker',

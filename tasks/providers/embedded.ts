@@ -5,14 +5,17 @@ import os from 'node:os';
 import path from 'node:path';
 import { buildUrl, parseDatabaseUrl, type Config, type ConnectionSettings } from '../config';
 import { TaskError, messageOf } from '../errors';
-import { prepareDatabase } from '../init-scripts';
+import { prepareDatabase, readInitScripts } from '../init-scripts';
 import type { KeptDatabaseState } from '../kept-state';
+import type { Logger } from '../logger';
 import { withClient } from '../pg-client';
 import { poll } from '../poll';
 import { freePort } from './free-port';
+import { clusterCacheDir, copyTemplate, findTemplate, saveTemplate, templateKey } from './cluster-template';
 import { asIdentity, serverIdentity, type OsIdentity } from './os-user';
 import { findPgBinaries, type PgBinaries } from './pg-binaries';
 import { isOurProcess, stopProcess } from './process-control';
+import { runCommand, type RunningCommand } from './run-command';
 import { databaseHandle } from './handle';
 import type { Provider } from './types';
 
@@ -20,6 +23,7 @@ const SUPERUSER = 'postgres';
 const HOST = '127.0.0.1';
 const PORT_ATTEMPTS = 3;
 /** Settings for a throw-away server (not a kept one): durability buys nothing when the data dir is deleted after the run. */
+const INITDB_OPTIONS = ['-U', SUPERUSER, '-A', 'scram-sha-256', '-E', 'UTF8', '--no-locale', '--no-sync', '--no-instructions'];
 const DISPOSABLE_SETTINGS = ['fsync=off', 'synchronous_commit=off', 'full_page_writes=off'];
 
 /**
@@ -35,21 +39,57 @@ export const embeddedProvider: Provider = {
     const binaries = await findPgBinaries(config.pgBin, identity);
     const tempDir = await makePrivateTempDir(identity);
     let pid: number | undefined;
-    let initdb: RunningCommand | undefined;
+    /** initdb or the copy of the cached cluster, while it runs. */
+    let writing: RunningCommand | undefined;
+    // Set once the cleanup (Ctrl-C) has begun: from then on the start-up, still awaiting something, must spawn nothing.
+    let stopping = false;
+    const spawnAllowed = () => {
+      if (stopping) throw new Error('the start-up was interrupted');
+    };
     const stop = async () => {
-      // Interrupted during initdb: let it go before deleting the folder it writes into.
-      if (initdb) await initdb.kill();
+      stopping = true;
+      // Interrupted during initdb or the copy: let it go before deleting the folder it writes into.
+      if (writing) await writing.kill();
       await stopAndRemove(pid, tempDir);
     };
     const unregister = cleanups.add('embedded server', stop);
     try {
       const superPassword = randomBytes(24).toString('base64url');
       secrets.add(superPassword);
-      await initCluster(binaries, tempDir, superPassword, identity, (command) => (initdb = command));
-      initdb = undefined;
-      const server = await startServer(binaries, tempDir, superPassword, identity, config, (started) => (pid = started));
-      const superuser: ConnectionSettings = { host: HOST, port: server.port, database: 'postgres', user: SUPERUSER, password: superPassword };
-      await prepareDatabase(superuser, config.connection, config.initScriptsDir, logger);
+      const timer = phaseTimer(logger);
+      const scripts = await readInitScripts(config.initScriptsDir);
+      const { database, user } = config.connection;
+      const cache = config.clusterCache === 'off' ? undefined : clusterCacheDir(config.projectDir, config.clusterCache);
+      const key = templateKey(binaries, INITDB_OPTIONS, { scripts: scripts.map((script) => [path.basename(script.path), script.sql]), database, user });
+      const dataDir = path.join(tempDir, 'data');
+      const launch = (password: string) => startServer(binaries, tempDir, password, identity, config, spawnAllowed, (started) => (pid = started));
+      const superuserAt = (port: number, password = superPassword): ConnectionSettings => ({ host: HOST, port, database: 'postgres', user: SUPERUSER, password });
+
+      let server: RunningServer;
+      const templatePassword = cache ? await copyCachedCluster(cache, key, dataDir, secrets, spawnAllowed, (command) => (writing = command)) : undefined;
+      writing = undefined;
+      if (templatePassword) {
+        timer.done(`Copied the cached cluster ${key}`);
+        server = await launch(templatePassword);
+        await setRunPasswords(superuserAt(server.port, templatePassword), superPassword, config.connection);
+        timer.done(`Server accepting connections on port ${server.port}, this run's passwords set`);
+      } else {
+        await initCluster(binaries, tempDir, superPassword, identity, spawnAllowed, (command) => (writing = command));
+        writing = undefined;
+        timer.done('initdb');
+        server = await launch(superPassword);
+        timer.done(`Server accepting connections on port ${server.port}`);
+        await prepareDatabase(superuserAt(server.port), config.connection, scripts, logger);
+        timer.done('Init scripts');
+        if (cache) {
+          // A template must be shut down cleanly (a copy of a running cluster would start in crash recovery).
+          await stopProcess(server.pid);
+          if (await saveTemplate(cache, key, dataDir, superPassword)) logger.info(`Cached the prepared cluster for the next runs (${path.relative(config.projectDir, cache) || cache})`);
+          server = await launch(superPassword);
+          timer.done('Template saved, server restarted');
+        }
+      }
+      const superuser = superuserAt(server.port);
       unregister();
       const state: KeptDatabaseState = {
         provider: 'embedded',
@@ -77,6 +117,59 @@ export const embeddedProvider: Provider = {
 };
 
 
+/**
+ * Copies the cached cluster into `dataDir`; returns its superuser password, or undefined when there is none (or the
+ * copy failed, e.g. a concurrent run pruned it: initdb then runs as without a cache).
+ */
+async function copyCachedCluster(
+  cache: string,
+  key: string,
+  dataDir: string,
+  secrets: Set<string>,
+  spawnAllowed: () => void,
+  onSpawn: (command: RunningCommand) => void,
+): Promise<string | undefined> {
+  const template = await findTemplate(cache, key);
+  if (!template) return undefined;
+  secrets.add(template.superPassword);
+  spawnAllowed();
+  try {
+    const copy = copyTemplate(template, dataDir);
+    onSpawn(copy);
+    await copy.done;
+    return template.superPassword;
+  } catch {
+    await rm(dataDir, { recursive: true, force: true });
+    return undefined;
+  }
+}
+
+/**
+ * A copied cluster has the template's passwords: before anything else runs, the superuser gets this run's random one
+ * and the application role (when the init scripts created it) the configured one.
+ */
+async function setRunPasswords(templateSuperuser: ConnectionSettings, superPassword: string, app: Pick<ConnectionSettings, 'user' | 'password'>): Promise<void> {
+  await withClient(buildUrl(templateSuperuser), async (client) => {
+    const appRole = await client.query('SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1', [app.user]);
+    if (appRole.rowCount && app.user !== SUPERUSER) {
+      await client.query(`ALTER ROLE ${client.escapeIdentifier(app.user)} PASSWORD ${client.escapeLiteral(app.password)}`);
+    }
+    await client.query(`ALTER ROLE ${SUPERUSER} PASSWORD ${client.escapeLiteral(superPassword)}`);
+  });
+}
+
+/** Debug lines with the time each start-up phase took (`gulp … --log-level=4`, or a test's recording logger). */
+function phaseTimer(logger: Logger): { done(phase: string): void } {
+  let last = performance.now();
+  return {
+    done(phase) {
+      const now = performance.now();
+      logger.debug?.(`${phase}: ${Math.round(now - last)} ms`);
+      last = now;
+    },
+  };
+}
+
 /** Stops the postmaster if it is still ours, then deletes its temp dir (data, socket, log). */
 async function stopAndRemove(pid: number | undefined, tempDir: string): Promise<void> {
   if (pid !== undefined && (await isOurProcess(pid, tempDir))) await stopProcess(pid);
@@ -95,15 +188,16 @@ async function initCluster(
   tempDir: string,
   superPassword: string,
   identity: OsIdentity,
+  spawnAllowed: () => void,
   onSpawn: (command: RunningCommand) => void,
 ): Promise<void> {
   const passwordFile = path.join(tempDir, 'superuser-password');
   await writeFile(passwordFile, superPassword, { mode: 0o600 });
   if (identity.uid !== undefined) await chown(passwordFile, identity.uid, identity.gid!);
-  const args = ['-D', path.join(tempDir, 'data'), '-U', SUPERUSER, '-A', 'scram-sha-256', `--pwfile=${passwordFile}`];
-  args.push('-E', 'UTF8', '--no-locale', '--no-sync', '--no-instructions');
+  const args = ['-D', path.join(tempDir, 'data'), `--pwfile=${passwordFile}`, ...INITDB_OPTIONS];
   try {
-    const initdb = runCommand(path.join(binaries.binDir, 'initdb'), args, identity, tempDir);
+    spawnAllowed();
+    const initdb = runCommand(path.join(binaries.binDir, 'initdb'), args, { identity, cwd: tempDir, env: serverEnv() });
     onSpawn(initdb);
     await initdb.done;
   } catch (error) {
@@ -128,6 +222,7 @@ async function startServer(
   superPassword: string,
   identity: OsIdentity,
   config: Config,
+  spawnAllowed: () => void,
   onSpawn: (pid: number) => void,
 ): Promise<RunningServer> {
   const fixedPort = config.keepDb && config.portGiven ? config.connection.port : undefined;
@@ -140,6 +235,7 @@ async function startServer(
     let child: ChildProcess;
     let exited = false;
     try {
+      spawnAllowed();
       child = spawn(path.join(binaries.binDir, 'postgres'), args, {
         ...asIdentity(identity),
         cwd: tempDir,
@@ -181,41 +277,6 @@ async function startServer(
       hint: exited ? 'fix what the log says, or pick other binaries with DB_PG_BIN' : 'raise DB_WAIT_TIMEOUT (or --timeout) on a slow machine',
     });
   }
-}
-
-/** A command started by runCommand: its completion, and a way to end it early. */
-interface RunningCommand {
-  /** Resolves when it exits with 0; rejects with its last output lines otherwise. */
-  done: Promise<void>;
-  /** Ends it (SIGTERM) and resolves once it has exited. */
-  kill(): Promise<void>;
-}
-
-/**
- * Runs a command as `identity` in its own process group, so a Ctrl-C in the terminal reaches only gulp, whose
- * cleanup then ends it and waits for it before removing the files it writes.
- */
-function runCommand(command: string, args: string[], identity: OsIdentity, cwd: string): RunningCommand {
-  const child = spawn(command, args, { ...asIdentity(identity), cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: serverEnv() });
-  let output = '';
-  child.stdout!.on('data', (chunk) => (output += chunk));
-  child.stderr!.on('data', (chunk) => (output += chunk));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>((resolve) => {
-    child.once('error', (error) => resolve({ code: null, signal: null, error }));
-    child.once('close', (code, signal) => resolve({ code, signal }));
-  });
-  const done = exited.then(({ code, signal, error }) => {
-    if (error) throw error;
-    if (code !== 0) throw new Error(`exit ${code ?? signal}: ${output.trim().split('\n').slice(-3).join(' / ')}`);
-  });
-  done.catch(() => undefined);
-  return {
-    done,
-    kill: async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      await exited;
-    },
-  };
 }
 
 /** The server's environment: ours, without libpq variables that would point it elsewhere. */

@@ -323,7 +323,7 @@ describe('gulp watch and Ctrl-C (a process of its own)', function () {
 
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     it(`${signal} closes the watcher and ends the process by the signal, without a stack trace`, async () => {
-      const child = spawn(process.execPath, ['-r', 'ts-node/register', path.join(REPO_ROOT, 'test', 'support', 'watch-main.ts'), project.dir], {
+      const child = spawn(process.execPath, ['-r', path.join(REPO_ROOT, 'tasks', 'register-ts.cjs'), path.join(REPO_ROOT, 'test', 'support', 'watch-main.ts'), project.dir], {
         cwd: REPO_ROOT,
         env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NO_COLOR: '1' },
         stdio: ['ignore', 'pipe', 'pipe'],

@@ -25,7 +25,7 @@ export interface TestProject {
 }
 
 /**
- * Test projects live inside the repository (git-ignored) because gulp-cli resolves its TypeScript loader (ts-node)
+ * Test projects live inside the repository (git-ignored) because gulp-cli finds .gulp.js (the TypeScript loader) and gulp
  * from the project folder, as it would in a user's project.
  */
 const PROJECTS_DIR = path.join(REPO_ROOT, '.test-projects');

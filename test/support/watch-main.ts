@@ -1,4 +1,4 @@
-// `gulp watch` without gulp-cli, for the Ctrl-C test: node -r ts-node/register test/support/watch-main.ts <project dir> [flags]
+// `gulp watch` without gulp-cli, for the Ctrl-C test: node -r ./tasks/register-ts.cjs test/support/watch-main.ts <project dir> [flags]
 // The task installs the real SIGINT/SIGTERM handlers (tasks/signals.ts); the test signals this process.
 import { createContext } from '../../tasks/context';
 import { createWatchTask } from '../../tasks/watch';

@@ -1,0 +1,128 @@
+import { execFile } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { chmod, lstat, mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import type { PgBinaries } from './pg-binaries';
+import { runCommand, type RunningCommand } from './run-command';
+
+const run = promisify(execFile);
+
+/** Bumped when the layout of a cached template changes, so old ones are never read. */
+const TEMPLATE_FORMAT = 1;
+/** Templates kept per cache folder (one per binaries version and initdb options in use); older ones are removed. */
+const KEEP_TEMPLATES = 4;
+const PASSWORD_FILE = 'superuser-password';
+
+/**
+ * A cluster made once (initdb, then the init scripts) and kept, shut down cleanly: each run copies its data dir
+ * instead of running initdb, CREATE DATABASE and the scripts. Its passwords are the template's; the run replaces them
+ * with its own as soon as the server is up.
+ */
+export interface ClusterTemplate {
+  dataDir: string;
+  superPassword: string;
+}
+
+/**
+ * The cache folder: DB_CLUSTER_CACHE, else node_modules/.cache/pg-migrate-tasks/clusters in the nearest node_modules
+ * above the project (where jiti keeps its transpile cache too), else ~/.cache/pg-migrate-tasks/clusters.
+ */
+export function clusterCacheDir(projectDir: string, configured: string | undefined): string {
+  if (configured) return path.resolve(projectDir, configured);
+  for (let dir = path.resolve(projectDir); ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, 'node_modules'))) return path.join(dir, 'node_modules', '.cache', 'pg-migrate-tasks', 'clusters');
+    if (path.dirname(dir) === dir) break;
+  }
+  return path.join(os.homedir(), '.cache', 'pg-migrate-tasks', 'clusters');
+}
+
+/**
+ * Names a template by everything that shapes it: the binaries (path and version), initdb's options, and `prepared`
+ * (what was done to it after initdb: the init scripts' names and content, the application database and role).
+ */
+export function templateKey(binaries: Pick<PgBinaries, 'binDir' | 'version'>, initdbOptions: readonly string[], prepared: unknown): string {
+  const hash = createHash('sha256').update(JSON.stringify([TEMPLATE_FORMAT, binaries.binDir, binaries.version, initdbOptions, prepared]));
+  return `pg${binaries.version}-${hash.digest('hex').slice(0, 16)}`;
+}
+
+/**
+ * The complete template for `key`, or undefined. Only a folder that was renamed into place whole counts, and only in
+ * a cache folder that is ours and private (it holds a password).
+ */
+export async function findTemplate(cacheDir: string, key: string): Promise<ClusterTemplate | undefined> {
+  if (!(await isPrivateFolder(cacheDir))) return undefined;
+  const dir = path.join(cacheDir, key);
+  try {
+    const superPassword = (await readFile(path.join(dir, PASSWORD_FILE), 'utf8')).trim();
+    await stat(path.join(dir, 'data', 'PG_VERSION'));
+    const now = new Date();
+    await utimes(dir, now, now).catch(() => undefined);
+    return superPassword ? { dataDir: path.join(dir, 'data'), superPassword } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Copies the template's data dir to `dataDir`, keeping owners and modes (the server's user owns it; mode 0700). */
+export function copyTemplate(template: ClusterTemplate, dataDir: string): RunningCommand {
+  const reflink = process.platform === 'linux' ? ['--reflink=auto'] : [];
+  return runCommand('cp', ['-a', ...reflink, template.dataDir, dataDir]);
+}
+
+/**
+ * Stores a prepared, cleanly shut down data dir as the template for `key`. Safe when two runs do
+ * it at once: each copies into its own staging folder and renames it into place; the loser deletes its copy. Failure
+ * to store is not an error: the next run runs initdb again.
+ */
+export async function saveTemplate(cacheDir: string, key: string, dataDir: string, superPassword: string): Promise<boolean> {
+  const staging = path.join(cacheDir, `.staging-${process.pid}-${randomBytes(4).toString('hex')}`);
+  try {
+    await mkdir(cacheDir, { recursive: true, mode: 0o700 });
+    if (!(await isPrivateFolder(cacheDir))) return false;
+    await mkdir(staging, { mode: 0o700 });
+    await run('cp', ['-a', dataDir, path.join(staging, 'data')]);
+    await writeFile(path.join(staging, PASSWORD_FILE), superPassword, { mode: 0o600 });
+    try {
+      await rename(staging, path.join(cacheDir, key));
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'EEXIST' && code !== 'ENOTEMPTY') throw error;
+    }
+    await pruneTemplates(cacheDir, key);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await rm(staging, { recursive: true, force: true }).catch(() => undefined);
+  }
+}
+
+/** Removes all but the KEEP_TEMPLATES most recently used templates, and staging folders a killed run left. */
+async function pruneTemplates(cacheDir: string, justSaved: string): Promise<void> {
+  const entries = await readdir(cacheDir, { withFileTypes: true });
+  const dated = await Promise.all(
+    entries
+      .filter((entry) => entry.isDirectory() && entry.name !== justSaved)
+      .map(async (entry) => ({ name: entry.name, mtimeMs: (await stat(path.join(cacheDir, entry.name))).mtimeMs })),
+  );
+  const hourAgo = Date.now() - 3_600_000;
+  const staleStaging = dated.filter((entry) => entry.name.startsWith('.staging-') && entry.mtimeMs < hourAgo);
+  const templates = dated.filter((entry) => !entry.name.startsWith('.')).sort((a, b) => b.mtimeMs - a.mtimeMs);
+  const surplus = templates.slice(KEEP_TEMPLATES - 1);
+  for (const entry of [...staleStaging, ...surplus]) await rm(path.join(cacheDir, entry.name), { recursive: true, force: true });
+}
+
+/** A folder owned by this process's user, not a symlink, with no access for group or others; fixed up if it is ours. */
+async function isPrivateFolder(dir: string): Promise<boolean> {
+  try {
+    const info = await lstat(dir);
+    if (!info.isDirectory() || (process.getuid && info.uid !== process.getuid())) return false;
+    if ((info.mode & 0o077) !== 0) await chmod(dir, 0o700);
+    return true;
+  } catch {
+    return false;
+  }
+}
