@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { readMigrationFolder, whyNotAMigration } from '../migration-folder';
-import { loadMigrationModule, prepareLoader, type LoadResult } from './load-migration';
+import { loadMigrationModule, prepareLoader, warmUpTransform, type LoadResult } from './load-migration';
 import { findUpExport, parseSource } from './migration-source';
 import type { Diagnostic, RuleMeta, Severity } from './types';
 import { compilerFindings, syntaxFindings, warmUpTypeChecker, type CompilerFinding } from './typescript-check';
@@ -103,7 +103,7 @@ export async function checkFiles(files: string[], context: FileRulesContext): Pr
  * first file a watcher checks takes tens of ms instead of ~1 s. Optional: checkFiles does the same on first use.
  */
 export async function prepareFileRules({ projectDir, typeCheck = true }: Pick<FileRulesContext, 'projectDir' | 'typeCheck'>): Promise<void> {
-  await Promise.all([typeCheck ? warmUpTypeChecker(projectDir) : syntaxFindings(new Map()), prepareLoader(), import('node-pg-migrate/utils/fileNameUtils')]);
+  await Promise.all([typeCheck ? warmUpTypeChecker(projectDir) : syntaxFindings(new Map()), prepareLoader(), warmUpTransform(), import('node-pg-migrate/utils/fileNameUtils')]);
 }
 
 type Add = (file: string, diagnostic: Omit<Diagnostic, 'file' | 'source' | 'severity'> & { severity?: Severity }) => void;

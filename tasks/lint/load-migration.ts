@@ -29,7 +29,7 @@ export async function loadMigrationModule(file: string): Promise<LoadResult> {
   }
 }
 
-/** Creates the loader once (imports node-pg-migrate's loader module and jiti, and warms jiti's transform). */
+/** Creates the loader once (imports node-pg-migrate's loader module and jiti). */
 export function prepareLoader(): Promise<MigrationLoader> {
   if (!loader) {
     loader = createLoader();
@@ -38,16 +38,25 @@ export function prepareLoader(): Promise<MigrationLoader> {
   return loader;
 }
 
-async function createLoader(): Promise<MigrationLoader> {
-  const { createDefaultMigrationLoader } = await import('node-pg-migrate/migrationLoader');
-  // jiti is node-pg-migrate's dependency, not ours: resolve it from node-pg-migrate so that it is the same copy.
-  const fromNodePgMigrate = createRequire(require.resolve('node-pg-migrate/package.json'));
-  const { createJiti } = fromNodePgMigrate('jiti') as { createJiti: CreateJiti };
-  // jiti loads its TypeScript transform on the first file it has not transpiled before (~150 ms): pay that now, with
-  // a throw-away module and no disk cache, rather than on the first save in a watcher.
-  const probe = createJiti(process.cwd(), { moduleCache: false, fsCache: false });
+/**
+ * For a watcher: jiti loads its TypeScript transform (~150 ms) on the first file it has not transpiled before; pay
+ * that at start-up, with a throw-away module, rather than on the first save. A one-shot run skips this: files whose
+ * transpiled form is in jiti's disk cache never need the transform.
+ */
+export async function warmUpTransform(): Promise<void> {
+  const probe = (await jitiFactory())(process.cwd(), { moduleCache: false, fsCache: false });
   probe.evalModule('export const up = (pgm: unknown): void => undefined;', { filename: path.join(process.cwd(), '__pgmt_lint_warm_up__.ts'), ext: '.ts', async: false, forceTranspile: true });
+}
+
+async function createLoader(): Promise<MigrationLoader> {
+  const [{ createDefaultMigrationLoader }, createJiti] = await Promise.all([import('node-pg-migrate/migrationLoader'), jitiFactory()]);
   return createDefaultMigrationLoader(createJiti(process.cwd(), { moduleCache: false }));
+}
+
+/** jiti is node-pg-migrate's dependency: resolved from node-pg-migrate, so that it is the same copy. */
+async function jitiFactory(): Promise<CreateJiti> {
+  const fromNodePgMigrate = createRequire(require.resolve('node-pg-migrate/package.json'));
+  return (fromNodePgMigrate('jiti') as { createJiti: CreateJiti }).createJiti;
 }
 
 /**
