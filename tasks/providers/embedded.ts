@@ -12,6 +12,7 @@ import { withClient } from '../pg-client';
 import { poll } from '../poll';
 import { freePort } from './free-port';
 import { clusterCacheDir, copyTemplate, findTemplate, saveTemplate, templateKey } from './cluster-template';
+import { reapOrphanedServers, writeRunRecord } from './orphans';
 import { asIdentity, serverIdentity, type OsIdentity } from './os-user';
 import { findPgBinaries, type PgBinaries } from './pg-binaries';
 import { isOurProcess, stopProcess } from './process-control';
@@ -37,7 +38,10 @@ export const embeddedProvider: Provider = {
     const { logger, cleanups, secrets } = runtime;
     const identity = await serverIdentity(config.osUser);
     const binaries = await findPgBinaries(config.pgBin, identity);
+    await reapOrphanedServers(logger, identity.uid);
     const tempDir = await makePrivateTempDir(identity);
+    // Read by later runs: if this process is SIGKILLed, the next run stops what it started (see orphans.ts).
+    writeRunRecord(tempDir, { ownerPid: process.pid });
     let pid: number | undefined;
     /** initdb or the copy of the cached cluster, while it runs. */
     let writing: RunningCommand | undefined;
@@ -62,7 +66,11 @@ export const embeddedProvider: Provider = {
       const cache = config.clusterCache === 'off' ? undefined : clusterCacheDir(config.projectDir, config.clusterCache);
       const key = templateKey(binaries, INITDB_OPTIONS, { scripts: scripts.map((script) => [path.basename(script.path), script.sql]), database, user });
       const dataDir = path.join(tempDir, 'data');
-      const launch = (password: string) => startServer(binaries, tempDir, password, identity, config, spawnAllowed, (started) => (pid = started));
+      const launch = (password: string) =>
+        startServer(binaries, tempDir, password, identity, config, spawnAllowed, (started) => {
+          pid = started;
+          writeRunRecord(tempDir, { postmasterPid: started });
+        });
       const superuserAt = (port: number, password = superPassword): ConnectionSettings => ({ host: HOST, port, database: 'postgres', user: SUPERUSER, password });
 
       let server: RunningServer;
@@ -90,6 +98,7 @@ export const embeddedProvider: Provider = {
         }
       }
       const superuser = superuserAt(server.port);
+      if (config.keepDb) writeRunRecord(tempDir, { kept: true });
       unregister();
       const state: KeptDatabaseState = {
         provider: 'embedded',

@@ -1,0 +1,109 @@
+import { expect } from 'chai';
+import { chmodSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { keptStatePath, type KeptDatabaseState } from '../../tasks/kept-state';
+import { dataDirFromOutput, query, serverProcessesFor } from '../support/database';
+import { createTestProject, FIXTURES, runGulp, startGulp, type GulpProcess, type TestProject } from '../support/project';
+
+const EMBEDDED = { DB_PROVIDER: 'embedded' };
+const SLOW_AFTER_STARTER = '1900000000000_slow';
+
+/** Waits until the slow fixture's up() ran twice: in the lint pre-flight, then in the runner (now in pg_sleep). */
+async function untilSlowMigrationRuns(gulp: GulpProcess, marker: string): Promise<void> {
+  const upCalls = () => (existsSync(marker) ? readFileSync(marker, 'utf8').split('\n').filter(Boolean).length : 0);
+  for (let waited = 0; upCalls() < 2; waited += 50) {
+    if (waited > 30_000) throw new Error(`the slow migration never started:\n${gulp.output()}`);
+    await sleep(50);
+  }
+  await sleep(200);
+}
+
+describe('interrupted runs', function () {
+  this.timeout(90_000);
+  let project: TestProject;
+  let tmp: string;
+  beforeEach(() => {
+    project = createTestProject();
+    // A TMPDIR of the test's own: the orphan search of the next run looks there, and nothing else runs in it.
+    tmp = mkdtempSync(path.join(os.tmpdir(), 'pgmt-reliability-'));
+    chmodSync(tmp, 0o755);
+  });
+  afterEach(async () => {
+    await runGulp(['db:stop'], { cwd: project.dir, env: { TMPDIR: tmp } });
+    for (const pid of serverProcessesFor(tmp)) process.kill(pid, 'SIGKILL');
+    rmSync(tmp, { recursive: true, force: true });
+    project.remove();
+  });
+
+  it('SIGKILL of gulp: the next run finds the server it left, stops it, removes its files and says so', async () => {
+    project.addMigrations('slow');
+    const marker = path.join(project.dir, 'slow-marker');
+    const killed = startGulp(['migrate:local'], { cwd: project.dir, env: { ...EMBEDDED, TMPDIR: tmp, SLOW_MIGRATION_MARKER: marker } });
+    await untilSlowMigrationRuns(killed, marker);
+    killed.kill('SIGKILL');
+    const killedRun = await killed.done;
+    expect(killedRun.signal).to.equal('SIGKILL');
+    const leftDir = dataDirFromOutput(killedRun.output);
+    expect(serverProcessesFor(leftDir), 'nothing in-process can clean up after SIGKILL').to.have.length.greaterThan(0);
+
+    rmSync(path.join(project.migrationsDir, '1000000000001_slow.ts'));
+    project.addMigrations('starter');
+    const next = await runGulp(['migrate:local'], { cwd: project.dir, env: { ...EMBEDDED, TMPDIR: tmp } });
+    expect(next.code, next.output).to.equal(0);
+    expect(next.output).to.match(new RegExp(`A run that was killed \\(PID \\d+\\) left its server running: stopped it \\(PID \\d+\\) and removed ${leftDir}`));
+    expect(serverProcessesFor(leftDir)).to.deep.equal([]);
+    expect(existsSync(leftDir)).to.equal(false);
+    expect(readdirSync(tmp).filter((name) => name.startsWith('pgmt-'))).to.deep.equal([]);
+  });
+
+  it('leaves a run that is still going alone (its owner is alive)', async () => {
+    project.addMigrations('slow');
+    const marker = path.join(project.dir, 'slow-marker');
+    const running = startGulp(['migrate:local'], { cwd: project.dir, env: { ...EMBEDDED, TMPDIR: tmp, SLOW_MIGRATION_MARKER: marker } });
+    try {
+      await untilSlowMigrationRuns(running, marker);
+      const other = createTestProject();
+      try {
+        other.addMigrations('starter');
+        const second = await runGulp(['migrate:local'], { cwd: other.dir, env: { ...EMBEDDED, TMPDIR: tmp } });
+        expect(second.code, second.output).to.equal(0);
+        expect(second.output).not.to.include('A run that was killed');
+      } finally {
+        other.remove();
+      }
+      expect(serverProcessesFor(dataDirFromOutput(running.output()))).to.have.length.greaterThan(0);
+    } finally {
+      running.kill('SIGINT');
+      await running.done;
+    }
+  });
+
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    it(`${signal} mid-migration on a kept database: the migration is neither recorded nor half-applied`, async () => {
+      project.addMigrations('starter');
+      const env = { ...EMBEDDED, TMPDIR: tmp, KEEP_DB: '1' };
+      const first = await runGulp(['migrate:local'], { cwd: project.dir, env });
+      expect(first.code, first.output).to.equal(0);
+
+      // The slow fixture, renamed to come after the starter migrations.
+      cpSync(path.join(FIXTURES, 'slow', '1000000000001_slow.ts'), path.join(project.migrationsDir, `${SLOW_AFTER_STARTER}.ts`));
+      const marker = path.join(project.dir, 'slow-marker');
+      const gulp = startGulp(['migrate:local'], { cwd: project.dir, env: { ...env, SLOW_MIGRATION_MARKER: marker } });
+      await untilSlowMigrationRuns(gulp, marker);
+      gulp.kill(signal);
+      const run = await gulp.done;
+      expect(run.signal ?? run.code, run.output).to.equal(signal);
+      expect(run.output).to.include(`Received ${signal}: stopping what this run started`);
+
+      const kept = JSON.parse(readFileSync(keptStatePath(project.dir), 'utf8')) as KeptDatabaseState;
+      const ledger = await query<{ name: string }>(kept.url, 'SELECT name FROM pgmigrations ORDER BY id');
+      expect(ledger.map((row) => row.name)).not.to.include(SLOW_AFTER_STARTER);
+      expect(ledger).to.have.length(5);
+      expect(await query(kept.url, "SELECT to_regclass('public.slow_table') IS NULL AS absent")).to.deep.equal([{ absent: true }]);
+      const status = await runGulp(['migrate:status'], { cwd: project.dir, env });
+      expect(status.output).to.match(new RegExp(`pending +${SLOW_AFTER_STARTER}`));
+    });
+  }
+});
