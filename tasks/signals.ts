@@ -1,9 +1,10 @@
 import type { TaskContext } from './context';
 import { messageOf } from './errors';
 
-const installed = new WeakSet<TaskContext>();
+const installed = new Set<TaskContext>();
 /** Ctrl-C, kill, and a closed terminal. */
 const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+let outputWatched = false;
 
 /**
  * On SIGINT/SIGTERM/SIGHUP, runs the context's cleanups once (stopping what this run started), then re-raises the signal
@@ -31,4 +32,31 @@ export function installSignalHandlers(ctx: TaskContext): void {
       });
   };
   for (const name of SIGNALS) process.on(name, onSignal);
+  watchOutput();
+}
+
+/**
+ * A closed stdout or stderr (`gulp migrate:local | head`): every write would now fail with EPIPE, which Node would
+ * throw as an unhandled error in the middle of the teardown. Instead, stop what every context started, silently
+ * (nothing can be printed), and end by SIGPIPE (exit status 141), as a command in a pipeline does. One listener per
+ * stream for the process, whatever the number of contexts.
+ */
+function watchOutput(): void {
+  if (outputWatched) return;
+  outputWatched = true;
+  let closed = false;
+  const onOutputError = (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+    if (closed) return;
+    closed = true;
+    const stopping = [...installed].map((ctx) => (ctx.shutdown ??= ctx.cleanups.runAll().catch(() => undefined)));
+    void Promise.all(stopping).finally(() => {
+      for (const name of SIGNALS) process.removeAllListeners(name);
+      // Node ignores SIGPIPE; once a listener is added and removed again, the default action (ending) is back.
+      process.on('SIGPIPE', () => undefined).removeAllListeners('SIGPIPE');
+      process.kill(process.pid, 'SIGPIPE');
+    });
+  };
+  process.stdout.on('error', onOutputError);
+  process.stderr.on('error', onOutputError);
 }

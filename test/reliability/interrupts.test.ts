@@ -80,6 +80,21 @@ describe('interrupted runs', function () {
     }
   });
 
+  it('a closed output (`gulp migrate:local | head`) stops what the run started, removes its files, ends by SIGPIPE', async () => {
+    project.addMigrations('starter');
+    const gulp = startGulp(['migrate:local'], { cwd: project.dir, env: { ...EMBEDDED, TMPDIR: tmp } });
+    for (let waited = 0; !gulp.output().includes('Database provider:'); waited += 10) {
+      if (waited > 30_000) throw new Error(`no provider line:\n${gulp.output()}`);
+      await sleep(10);
+    }
+    // The server is being made; its "Started …" line, hundreds of ms later, meets the closed pipe.
+    gulp.closeOutput();
+    const run = await gulp.done;
+    expect(run.signal ?? run.code).to.equal('SIGPIPE');
+    expect(readdirSync(tmp).filter((name) => name.startsWith('pgmt-'))).to.deep.equal([]);
+    expect(serverProcessesFor(tmp)).to.deep.equal([]);
+  });
+
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     it(`${signal} mid-migration on a kept database: the migration is neither recorded nor half-applied`, async () => {
       project.addMigrations('starter');

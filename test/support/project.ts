@@ -68,6 +68,8 @@ export interface GulpProcess {
   /** Output so far. */
   output(): string;
   kill(signal: NodeJS.Signals): void;
+  /** Closes our ends of its stdout and stderr, as `| head` does once it has read enough. */
+  closeOutput(): void;
 }
 
 /**
@@ -83,7 +85,6 @@ export function startGulp(args: string[], { cwd, env = {} }: { cwd: string; env?
       env: {
         PATH: process.env.PATH ?? '',
         HOME: process.env.HOME ?? '',
-        TS_NODE_PROJECT: path.join(REPO_ROOT, 'tsconfig.json'),
         NO_COLOR: '1',
         ...env,
       },
@@ -94,7 +95,15 @@ export function startGulp(args: string[], { cwd, env = {} }: { cwd: string; env?
   child.stdout.on('data', (chunk) => (output += chunk));
   child.stderr.on('data', (chunk) => (output += chunk));
   const done = new Promise<GulpRun>((resolve) => child.once('close', (code, signal) => resolve({ code, signal, output })));
-  return { done, output: () => output, kill: (signal) => child.kill(signal) };
+  return {
+    done,
+    output: () => output,
+    kill: (signal) => child.kill(signal),
+    closeOutput: () => {
+      child.stdout.destroy();
+      child.stderr.destroy();
+    },
+  };
 }
 
 export function runGulp(args: string[], options: { cwd: string; env?: Record<string, string> }): Promise<GulpRun> {
