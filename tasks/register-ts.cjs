@@ -15,5 +15,10 @@ if (!require.extensions['.ts']) {
     // jiti's output calls jitiImport() for a dynamic import(); outside jiti that is the native import() (hoisted, and
     // appended so line numbers in stack traces stay those of the source).
     module._compile(`${code}\nfunction jitiImport(specifier) { return import(specifier); }\n`, filename);
+    // A file jiti cannot parse compiles to `exports.__JITI_ERROR__ = {…}` (jiti's own loader throws it): so do we.
+    const parseError = module.exports && module.exports.__JITI_ERROR__;
+    if (parseError) {
+      throw new SyntaxError(`${parseError.message.trim()} (${filename}:${parseError.line}:${parseError.column + 1})`);
+    }
   };
 }
