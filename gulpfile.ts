@@ -24,20 +24,21 @@ import {
 
 const ctx = createContext({ logger: gulplog, setExitCode: (code) => (process.exitCode = code) });
 
-const MIGRATE_FLAGS: FlagName[] = ['direction', 'count', 'dryRun', 'singleTransaction', 'lint', 'timeout', 'migrationsDir', 'dotenv'];
+const LOCK_FLAGS: FlagName[] = ['lockMode', 'lockTimeout', 'statementTimeout'];
+const MIGRATE_FLAGS: FlagName[] = ['direction', 'count', 'dryRun', 'singleTransaction', 'lint', ...LOCK_FLAGS, 'timeout', 'migrationsDir', 'ignorePattern', 'dotenv'];
 const MIGRATE_LOCAL_FLAGS: FlagName[] = ['provider', ...MIGRATE_FLAGS];
-const STATUS_FLAGS: FlagName[] = ['json', 'accept', 'name', 'timeout', 'migrationsDir', 'dotenv'];
+const STATUS_FLAGS: FlagName[] = ['json', 'accept', 'name', 'timeout', 'migrationsDir', 'ignorePattern', 'dotenv'];
 const CREATE_FLAGS: FlagName[] = ['name', 'lang', 'migrationsDir', 'dotenv'];
-const REDO_FLAGS: FlagName[] = ['count', 'singleTransaction', 'timeout', 'migrationsDir', 'dotenv'];
-const VERIFY_FLAGS: FlagName[] = ['provider', 'timeout', 'migrationsDir', 'dotenv'];
+const REDO_FLAGS: FlagName[] = ['count', 'singleTransaction', ...LOCK_FLAGS, 'timeout', 'migrationsDir', 'ignorePattern', 'dotenv'];
+const VERIFY_FLAGS: FlagName[] = ['provider', 'timeout', 'migrationsDir', 'ignorePattern', 'dotenv'];
 const DB_START_FLAGS: FlagName[] = ['provider', 'timeout', 'dotenv'];
-const LINT_FLAGS: FlagName[] = ['format', 'migrationsDir', 'dotenv'];
-const WATCH_FLAGS: FlagName[] = ['apply', 'provider', 'timeout', 'migrationsDir', 'dotenv'];
+const LINT_FLAGS: FlagName[] = ['format', 'migrationsDir', 'ignorePattern', 'dotenv'];
+const WATCH_FLAGS: FlagName[] = ['apply', ...LOCK_FLAGS, 'provider', 'timeout', 'migrationsDir', 'ignorePattern', 'dotenv'];
 
 export const migrateLocal = describeTask(
   withTeardown(
     series(
-      createEnsureEnvTask(ctx, { startsDatabase: true, migrates: true, flags: MIGRATE_LOCAL_FLAGS }),
+      createEnsureEnvTask(ctx, { startsDatabase: true, migrates: true, applies: true, flags: MIGRATE_LOCAL_FLAGS }),
       createStartDbTask(ctx),
       createWaitDbTask(ctx),
       createMigrateTask(ctx),
@@ -52,7 +53,7 @@ export const migrateLocal = describeTask(
 );
 
 export const migrate = describeTask(
-  series(createEnsureEnvTask(ctx, { migrates: true, flags: MIGRATE_FLAGS }), createWaitDbTask(ctx), createMigrateTask(ctx)),
+  series(createEnsureEnvTask(ctx, { migrates: true, applies: true, flags: MIGRATE_FLAGS }), createWaitDbTask(ctx), createMigrateTask(ctx)),
   {
     name: 'migrate',
     description: 'Migrate the database at DATABASE_URL (or DB_*): `gulp migrate --direction down` rolls back the last one',
@@ -79,7 +80,7 @@ export const migrateCreate = describeTask(
 );
 
 export const migrateRedo = describeTask(
-  series(createEnsureEnvTask(ctx, { migrates: true, flags: REDO_FLAGS }), createWaitDbTask(ctx), createRedoTask(ctx)),
+  series(createEnsureEnvTask(ctx, { migrates: true, applies: true, flags: REDO_FLAGS }), createWaitDbTask(ctx), createRedoTask(ctx)),
   {
     name: 'migrate:redo',
     description: 'Roll back the last N applied migrations (default 1) and apply them again',
@@ -90,7 +91,7 @@ export const migrateRedo = describeTask(
 export const migrateVerify = describeTask(
   withTeardown(
     series(
-      createEnsureEnvTask(ctx, { startsDatabase: true, migrates: true, flags: VERIFY_FLAGS }),
+      createEnsureEnvTask(ctx, { startsDatabase: true, migrates: true, applies: true, flags: VERIFY_FLAGS }),
       createVerifyGuardTask(ctx),
       createStartDbTask(ctx, { keep: false }),
       createWaitDbTask(ctx),

@@ -1,17 +1,21 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import dotenv from 'dotenv';
+import { parseDuration } from './duration';
 import { TaskError } from './errors';
+import { MIGRATE_AS, type MigrateAs } from './migration-role';
 import { describeUnknownFlag, flagUsage, parseFlags, type FlagName } from './flags';
 import { readKeptStateSync } from './kept-state';
 
-export const PROVIDER_NAMES = ['auto', 'embedded', 'docker', 'compose', 'external'] as const;
+export const PROVIDER_NAMES = ['auto', 'embedded', 'docker', 'compose', 'external', 'pglite'] as const;
 export type ProviderName = (typeof PROVIDER_NAMES)[number];
 export const DIRECTIONS = ['up', 'down'] as const;
 export type Direction = (typeof DIRECTIONS)[number];
 export const MIGRATION_LANGUAGES = ['ts', 'js', 'sql'] as const;
 export const LINT_FORMATS = ['text', 'json'] as const;
+export const LOCK_MODES = ['fail', 'wait'] as const;
+export type LockMode = (typeof LOCK_MODES)[number];
 export type MigrationLanguage = (typeof MIGRATION_LANGUAGES)[number];
 
 /** Role, database and address the application (and its migrations) connect with. */
@@ -43,6 +47,8 @@ export interface Config {
   keepDb: boolean;
   waitTimeoutMs: number;
   migrationsDir: string;
+  /** --ignore-pattern / MIGRATIONS_IGNORE_PATTERN (node-pg-migrate's ignorePattern); undefined: DEFAULT_IGNORE_PATTERN. */
+  ignorePattern?: string;
   migrationsTable: string;
   /** SQL scripts run as superuser on every database the tasks start (creates the application role). */
   initScriptsDir: string;
@@ -52,6 +58,10 @@ export interface Config {
   /** embedded provider: a bin dir to use instead of searching; the OS user the server runs as under root. */
   pgBin?: string;
   osUser: string;
+  /** DB_MIGRATE_AS: run migrations as the application role (default) or as the superuser of a server the tasks started. */
+  migrateAs: MigrateAs;
+  /** embedded provider: DB_PG_VERSION, which of the binaries found to use (a major, or major.minor); default: the newest. */
+  pgVersion?: string;
   /** embedded provider: DB_CLUSTER_CACHE, where initdb results are cached ("off": run initdb every time). */
   clusterCache?: string;
   /** From the flags; undefined when not given, so the task's own default applies. */
@@ -72,6 +82,17 @@ export interface Config {
   lint: boolean;
   /** watch: --apply. */
   apply: boolean;
+  /**
+   * --lock-timeout / DB_LOCK_TIMEOUT in ms, set as the migration session's lock_timeout (0: none); undefined: the
+   * server's setting applies.
+   */
+  lockTimeoutMs?: number;
+  /** --statement-timeout / DB_STATEMENT_TIMEOUT in ms, set as the session's statement_timeout; undefined: the server's. */
+  statementTimeoutMs?: number;
+  /** Where each timeout came from, for messages: the flag or the variable. */
+  timeoutSources: { lockTimeout?: string; statementTimeout?: string };
+  /** --lock-mode / DB_LOCK_MODE: when another run holds the migration lock, fail at once (default) or wait up to waitTimeoutMs. */
+  lockMode: LockMode;
 }
 
 export const DEFAULTS = {
@@ -148,10 +169,25 @@ export function resolveConfig({ env, argv, cwd, startsDatabase, checkMigrationsD
   const count = parseCount(flags.count, problems);
   const lang = oneOf('--lang', flags.lang, undefined, undefined, MIGRATION_LANGUAGES, problems);
   const format = oneOf('--format', flags.format, undefined, undefined, LINT_FORMATS, problems) ?? 'text';
+  const lockMode = oneOf('--lock-mode', flags.lockMode, 'DB_LOCK_MODE', get('DB_LOCK_MODE'), LOCK_MODES, problems) ?? 'fail';
+  const lockTimeout = parseTimeout('--lock-timeout', flags.lockTimeout, 'DB_LOCK_TIMEOUT', get('DB_LOCK_TIMEOUT'), problems);
+  const statementTimeout = parseTimeout('--statement-timeout', flags.statementTimeout, 'DB_STATEMENT_TIMEOUT', get('DB_STATEMENT_TIMEOUT'), problems);
+  const migrateAs = oneOf('DB_MIGRATE_AS', undefined, 'DB_MIGRATE_AS', get('DB_MIGRATE_AS'), MIGRATE_AS, problems) ?? 'app';
+  const ignorePattern = flags.ignorePattern ?? get('MIGRATIONS_IGNORE_PATTERN');
+  if (ignorePattern !== undefined) {
+    try {
+      new RegExp(`^${ignorePattern}$`);
+    } catch (error) {
+      problems.add(flags.ignorePattern !== undefined ? 'flag' : 'env', `--ignore-pattern is not a valid regular expression (${(error as Error).message})`);
+    }
+  }
+  const pgVersion = get('DB_PG_VERSION');
+  if (pgVersion !== undefined && !/^\d+(\.\d+)?$/.test(pgVersion)) problems.env(`DB_PG_VERSION must be a PostgreSQL version such as 15 or 18.4, got "${pgVersion}"`);
   const migrationsDir = path.resolve(cwd, flags.migrationsDir ?? get('MIGRATIONS_DIR') ?? DEFAULTS.migrationsDir);
-  if (checkMigrationsDir && !existsSync(migrationsDir)) {
+  if (checkMigrationsDir && !statSync(migrationsDir, { throwIfNoEntry: false })?.isDirectory()) {
     const kind = flags.migrationsDir !== undefined ? 'flag' : 'env';
-    problems.add(kind, `migrations folder ${path.relative(cwd, migrationsDir) || migrationsDir}/ does not exist (set MIGRATIONS_DIR or --migrations-dir to the folder that holds them)`);
+    const problem = existsSync(migrationsDir) ? 'is a file, not a folder' : 'does not exist';
+    problems.add(kind, `migrations folder ${path.relative(cwd, migrationsDir) || migrationsDir}/ ${problem} (set MIGRATIONS_DIR or --migrations-dir to the folder that holds them)`);
   }
 
   if (problems.size > 0) throw problems.toError(existsSync(envFile) ? envFile : undefined);
@@ -165,6 +201,7 @@ export function resolveConfig({ env, argv, cwd, startsDatabase, checkMigrationsD
     keepDb,
     waitTimeoutMs: Math.round(waitTimeoutSeconds * 1000),
     migrationsDir,
+    ignorePattern,
     migrationsTable: get('MIGRATIONS_TABLE') ?? DEFAULTS.migrationsTable,
     initScriptsDir: path.resolve(cwd, get('DB_INIT_SCRIPTS') ?? DEFAULTS.initScriptsDir),
     image: get('DB_IMAGE') ?? DEFAULTS.image,
@@ -172,6 +209,8 @@ export function resolveConfig({ env, argv, cwd, startsDatabase, checkMigrationsD
     pgBin: get('DB_PG_BIN'),
     osUser: get('DB_OS_USER') ?? DEFAULTS.osUser,
     clusterCache: get('DB_CLUSTER_CACHE'),
+    pgVersion,
+    migrateAs,
     direction,
     count,
     singleTransaction: flags.singleTransaction ?? true,
@@ -183,6 +222,10 @@ export function resolveConfig({ env, argv, cwd, startsDatabase, checkMigrationsD
     format,
     lint: flags.lint ?? true,
     apply: flags.apply ?? false,
+    lockTimeoutMs: lockTimeout?.ms,
+    statementTimeoutMs: statementTimeout?.ms,
+    timeoutSources: { lockTimeout: lockTimeout?.source, statementTimeout: statementTimeout?.source },
+    lockMode,
   };
 }
 
@@ -264,7 +307,12 @@ export function parseDatabaseUrl(url: string, problems: string[]): ConnectionSet
   }
   const user = decodeURIComponent(parsed.username);
   const database = decodeURIComponent(parsed.pathname.replace(/^\//, '')) || user;
-  if (!user) problems.push(`DATABASE_URL has no user name (${expected})`);
+  if (/[@/]/.test(database) || /@/.test(parsed.search + parsed.hash)) {
+    // A raw @ or / in the password: what URL parsing calls the host and database are pieces of it. Never echo them.
+    problems.push(`DATABASE_URL does not parse as intended: what follows the host looks like the rest of a password (special characters in the password must be percent-encoded; ${expected})`);
+    return undefined;
+  }
+  if (!user) problems.push(`DATABASE_URL has no user name (${expected}; special characters in the password must be percent-encoded)`);
   if (!database) problems.push(`DATABASE_URL has no database name (${expected})`);
   if (!user || !database) return undefined;
   return {
@@ -294,6 +342,23 @@ function parseCount(text: string | undefined, problems: Problems): number | unde
   if (text === 'all') return Number.POSITIVE_INFINITY;
   if (/^\d+$/.test(text) && Number(text) >= 1) return Number(text);
   problems.flag(`--count must be a positive whole number or "all", got "${text}"`);
+  return undefined;
+}
+
+/** A PostgreSQL-style duration from the flag or, failing that, the variable; the flag wins. */
+function parseTimeout(
+  flagName: string,
+  flagValue: string | undefined,
+  variableName: string,
+  variableValue: string | undefined,
+  problems: Problems,
+): { ms: number; source: string } | undefined {
+  const fromFlag = flagValue !== undefined;
+  const [name, value] = fromFlag ? [flagName, flagValue] : [variableName, variableValue];
+  if (value === undefined) return undefined;
+  const parsed = parseDuration(name, value);
+  if (parsed.ok) return { ms: parsed.ms, source: name };
+  problems.add(fromFlag ? 'flag' : 'env', parsed.problem);
   return undefined;
 }
 

@@ -45,7 +45,7 @@ export async function dryRunMigrations({ config, url, direction, count, logger }
 export async function planDryRun({ config, url, direction, count, logger }: DryRunOptions): Promise<DryRunPlan> {
   const ledgerTable = `"${LEDGER_SCHEMA}"."${config.migrationsTable}"`;
   const applied = await readLedger(url, ledgerTable, config);
-  const load = { dir: config.migrationsDir, projectDir: config.projectDir, logger };
+  const load = { dir: config.migrationsDir, projectDir: config.projectDir, logger, ignorePattern: config.ignorePattern };
   const loaded = await loadMigrationFiles(load);
   const toRun = migrationsToRun(applied.names ?? [], loaded, direction, count, config);
   const migrations: RenderedMigration[] = [];

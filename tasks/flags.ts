@@ -7,6 +7,7 @@ export interface RawFlags {
   provider?: string;
   timeout?: string;
   migrationsDir?: string;
+  ignorePattern?: string;
   dotenv?: string;
   singleTransaction?: boolean;
   dryRun?: boolean;
@@ -17,6 +18,9 @@ export interface RawFlags {
   format?: string;
   lint?: boolean;
   apply?: boolean;
+  lockTimeout?: string;
+  statementTimeout?: string;
+  lockMode?: string;
   /** Flags neither these tasks nor gulp-cli know, e.g. a typo: `--dirction` (each with a suggestion, if any). */
   unknown: string[];
   /** The flags of these tasks that were given, for checking them against what the running task takes. */
@@ -30,6 +34,7 @@ export const FLAG_DESCRIPTIONS = {
   provider: '--provider auto|embedded|docker|compose|external: how to get a database (default: DB_PROVIDER or auto)',
   timeout: '--timeout SECONDS: how long to wait for the database (default: DB_WAIT_TIMEOUT or 30)',
   migrationsDir: '--migrations-dir DIR: folder of migrations (default: MIGRATIONS_DIR or migrations)',
+  ignorePattern: '--ignore-pattern REGEX: file names in the migrations folder that are not migrations (default: MIGRATIONS_IGNORE_PATTERN, or dotfiles, names without a timestamp, *.down.sql, other extensions)',
   dotenv: '--dotenv FILE: environment file to load (default: .env, if present)',
   singleTransaction: '--no-single-transaction: commit each migration on its own (default: one transaction for all)',
   dryRun: '--dry-run: print the SQL the run would execute (up or down); change nothing (no lock, no ledger table)',
@@ -40,6 +45,9 @@ export const FLAG_DESCRIPTIONS = {
   format: '--format text|json: how lint prints its findings (default: text)',
   lint: '--no-lint: run even when lint finds an error-level problem',
   apply: '--apply: also keep a local database and apply each new migration that passes lint',
+  lockTimeout: '--lock-timeout DURATION: give up when a statement waits longer than this for a lock, e.g. 5s (default: DB_LOCK_TIMEOUT, else the server\'s setting)',
+  statementTimeout: '--statement-timeout DURATION: give up when a statement runs longer than this, e.g. 2min (default: DB_STATEMENT_TIMEOUT, else the server\'s setting)',
+  lockMode: '--lock-mode fail|wait: when another migration run holds the lock, fail at once or wait for it up to --timeout (default: DB_LOCK_MODE or fail)',
 } as const;
 
 export type FlagName = keyof typeof FLAG_DESCRIPTIONS;
@@ -61,6 +69,7 @@ const OPTIONS = {
   provider: { type: 'string' },
   timeout: { type: 'string' },
   'migrations-dir': { type: 'string' },
+  'ignore-pattern': { type: 'string' },
   dotenv: { type: 'string' },
   'single-transaction': { type: 'boolean' },
   'dry-run': { type: 'boolean' },
@@ -71,6 +80,9 @@ const OPTIONS = {
   format: { type: 'string' },
   lint: { type: 'boolean' },
   apply: { type: 'boolean' },
+  'lock-timeout': { type: 'string' },
+  'statement-timeout': { type: 'string' },
+  'lock-mode': { type: 'string' },
 } as const;
 
 const OPTION_FLAG_NAMES: Record<keyof typeof OPTIONS, FlagName> = {
@@ -79,6 +91,7 @@ const OPTION_FLAG_NAMES: Record<keyof typeof OPTIONS, FlagName> = {
   provider: 'provider',
   timeout: 'timeout',
   'migrations-dir': 'migrationsDir',
+  'ignore-pattern': 'ignorePattern',
   dotenv: 'dotenv',
   'single-transaction': 'singleTransaction',
   'dry-run': 'dryRun',
@@ -89,6 +102,9 @@ const OPTION_FLAG_NAMES: Record<keyof typeof OPTIONS, FlagName> = {
   format: 'format',
   lint: 'lint',
   apply: 'apply',
+  'lock-timeout': 'lockTimeout',
+  'statement-timeout': 'statementTimeout',
+  'lock-mode': 'lockMode',
 };
 
 /** gulp-cli 3's own flags (lib/shared/options/cli-options.js): left to it, never reported as unknown. */
@@ -116,6 +132,7 @@ export function parseFlags(argv: readonly string[]): RawFlags {
     provider: text(values.provider),
     timeout: text(values.timeout),
     migrationsDir: text(values['migrations-dir']),
+    ignorePattern: text(values['ignore-pattern']),
     dotenv: text(values.dotenv),
     singleTransaction: typeof values['single-transaction'] === 'boolean' ? values['single-transaction'] : undefined,
     dryRun: values['dry-run'] === true,
@@ -126,6 +143,9 @@ export function parseFlags(argv: readonly string[]): RawFlags {
     format: text(values.format),
     lint: typeof values.lint === 'boolean' ? values.lint : undefined,
     apply: values.apply === true,
+    lockTimeout: text(values['lock-timeout']),
+    statementTimeout: text(values['statement-timeout']),
+    lockMode: text(values['lock-mode']),
     unknown,
     given: [...given],
   };

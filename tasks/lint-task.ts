@@ -28,7 +28,7 @@ export function createLintTask(ctx: TaskContext, { write = (text) => void proces
     async () => {
       const config = requireConfig(ctx);
       const { lintMigrationsFolder } = loadLinter();
-      const results = await lintMigrationsFolder({ migrationsDir: config.migrationsDir, projectDir: config.projectDir });
+      const results = await lintMigrationsFolder({ migrationsDir: config.migrationsDir, projectDir: config.projectDir, ignorePattern: config.ignorePattern });
       if (config.format === 'json') {
         write(formatJson(results, { projectDir: config.projectDir }));
       } else {

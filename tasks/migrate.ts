@@ -4,9 +4,10 @@ import { requireConfig, type TaskContext } from './context';
 import type { Config, Direction } from './config';
 import { defineTask, type DescribedTask } from './define-task';
 import { dryRunMigrations } from './dry-run';
-import { TaskError } from './errors';
+import { TaskError, messageOf } from './errors';
 import { readAppliedNames } from './ledger';
-import { readMigrationFolder } from './migration-folder';
+import { migrationUrl } from './migration-role';
+import { readMigrationFolder, type MigrationFolder } from './migration-folder';
 import { assertLintClean } from './lint/preflight';
 import { runMigrations } from './run-migrations';
 
@@ -33,15 +34,20 @@ export function createMigrateTask(ctx: TaskContext, options: MigrateOptions = {}
       const config = requireConfig(ctx);
       const direction = config.direction ?? options.direction ?? 'up';
       const count = config.count ?? options.count ?? (direction === 'up' ? Number.POSITIVE_INFINITY : 1);
-      await assertMigrationsFolder(config.migrationsDir, config.projectDir);
+      const folder = await assertMigrationsFolder(config.migrationsDir, config.projectDir, config.ignorePattern);
+      const skipped = folder.ignored.filter((entry) => !entry.rollback && !entry.blocksMigrate).map((entry) => entry.file);
+      if (skipped.length > 0) {
+        const shown = path.relative(config.projectDir, folder.dir) || folder.dir;
+        ctx.logger.info(`Skipped ${skipped.length === 1 ? '1 entry' : `${skipped.length} entries`} of ${shown}/ that ${skipped.length === 1 ? 'is not a migration' : 'are not migrations'}: ${skipped.join(', ')} (--ignore-pattern changes what is skipped)`);
+      }
       if (config.dryRun) {
         // Prints the SQL; no lock, no ledger table, no row: the database is only read.
-        await dryRunMigrations({ config, url: ctx.database?.url ?? config.url, direction, count, logger: ctx.logger });
+        await dryRunMigrations({ config, url: migrationUrl(ctx, config), direction, count, logger: ctx.logger });
         return;
       }
 
       // A broken migration is refused as a lint diagnostic, not a loader stack trace (--no-lint skips this).
-      const url = ctx.database?.url ?? config.url;
+      const url = migrationUrl(ctx, config);
       if (config.lint) {
         const willApply = await migrationsToApply(url, config, direction, count);
         await assertLintClean(config, ctx.logger, { willApply, linted: ctx.preflightLint });
@@ -57,7 +63,7 @@ export function createMigrateTask(ctx: TaskContext, options: MigrateOptions = {}
 async function migrationsToApply(url: string, config: Config, direction: Direction, count: number): Promise<string[]> {
   if (direction === 'down') return [];
   const applied = new Set((await readAppliedNames(url, config)) ?? []);
-  const { migrations } = await readMigrationFolder(config.migrationsDir);
+  const { migrations } = await readMigrationFolder(config.migrationsDir, config.ignorePattern);
   return migrations.map((file) => file.name).filter((name) => !applied.has(name)).slice(0, count);
 }
 
@@ -68,14 +74,25 @@ export function summary(direction: Direction, count: number, ms: number): string
   return `${direction === 'up' ? 'Applied' : 'Rolled back'} ${count} ${noun} in ${ms} ms`;
 }
 
-async function assertMigrationsFolder(dir: string, projectDir: string): Promise<void> {
+/** The folder exists, is a folder, and holds at least one migration: otherwise "Already up to date" would hide a wrong path. */
+async function assertMigrationsFolder(dir: string, projectDir: string, ignorePattern: string | undefined): Promise<MigrationFolder> {
+  const shown = path.relative(projectDir, dir) || dir;
   try {
     await readdir(dir);
   } catch (error) {
-    const shown = path.relative(projectDir, dir) || dir;
-    throw new TaskError(`migrations folder ${shown}/ does not exist`, {
-      hint: 'create it and add a migration, or point MIGRATIONS_DIR (or --migrations-dir) at the folder that holds them',
+    const code = (error as NodeJS.ErrnoException).code;
+    const problem = code === 'ENOTDIR' ? 'is a file, not a folder' : code === 'ENOENT' ? 'does not exist' : `cannot be read (${messageOf(error)})`;
+    const pointAt = 'point MIGRATIONS_DIR (or --migrations-dir) at the folder that holds them';
+    throw new TaskError(`migrations folder ${shown}/ ${problem}`, {
+      hint: code === 'ENOENT' ? `create it and add a migration, or ${pointAt}` : pointAt,
       cause: error,
     });
   }
+  const folder = await readMigrationFolder(dir, ignorePattern);
+  if (folder.migrations.length === 0) {
+    throw new TaskError(`migrations folder ${shown}/ holds no migrations (files named <timestamp>_<name>.ts, .js or .sql), so there is nothing to migrate`, {
+      hint: 'create one with `gulp migrate:create --name add_first_table`, or point MIGRATIONS_DIR (or --migrations-dir) at the folder that holds them',
+    });
+  }
+  return folder;
 }

@@ -18,6 +18,8 @@ export interface IgnoredFile {
   reason: string;
   /** True when node-pg-migrate fails while it is there (not merely skips it): `gulp migrate` cannot run. */
   blocksMigrate: boolean;
+  /** True for the rollbacks of `.sql` migrations: the `down/` folder and `<name>.down.sql` files. */
+  rollback?: boolean;
 }
 
 export interface MigrationFolder {
@@ -31,6 +33,17 @@ export interface MigrationFolder {
 /** Extensions node-pg-migrate 9 loads (migrationLoader's default strategies); jiti fails on others ("Unknown file extension"). */
 const LOADABLE_EXTENSIONS = new Set(['.sql', '.js', '.ts', '.cjs', '.mjs', '.cts', '.mts']);
 
+/** The folder beside the migrations that holds the rollbacks of `.sql` migrations, under the same file names. */
+export const ROLLBACKS_FOLDER = 'down';
+
+/**
+ * What the runner skips unless `--ignore-pattern` says otherwise (node-pg-migrate's `ignorePattern`: a regular
+ * expression matched against the whole file name): dotfiles, names without a numeric timestamp prefix (package.json,
+ * README.md, eslint.config.js), rollback files (`<name>.down.sql`) and extensions node-pg-migrate does not load.
+ * Sub-folders (`down/` and any other) are never read by the runner.
+ */
+export const DEFAULT_IGNORE_PATTERN = '(?:\\..*|(?!\\d).*|.*\\.down\\.sql|(?!.*\\.(?:sql|js|ts|cjs|mjs|cts|mts)$).*)';
+
 /**
  * Lists a migrations folder as node-pg-migrate's runner does, and explains everything else in it.
  *
@@ -40,14 +53,16 @@ const LOADABLE_EXTENSIONS = new Set(['.sql', '.js', '.ts', '.cjs', '.mjs', '.cts
  * has no numeric prefix, and status must show that file instead of failing (test/unit/migration-folder.test.ts checks
  * that both list the same files in the same order).
  */
-export async function readMigrationFolder(dir: string): Promise<MigrationFolder> {
+export async function readMigrationFolder(dir: string, ignorePattern?: string): Promise<MigrationFolder> {
   const { compareMigrationFileNames } = await import('node-pg-migrate/utils/comparators');
   const entries = await readdir(dir, { withFileTypes: true });
+  const ignore = new RegExp(`^${ignorePattern ?? DEFAULT_IGNORE_PATTERN}$`);
+  const names = new Set(entries.map((entry) => entry.name));
   const ordered: MigrationFile[] = [];
   const ignored: IgnoredFile[] = [];
   for (const entry of entries) {
     const kind = entry.isFile() || entry.isSymbolicLink() ? 'file' : entry.isDirectory() ? 'folder' : 'other';
-    const reason = whyNotAMigration(entry.name, kind);
+    const reason = kind === 'file' && ignore.test(entry.name) ? whySkipped(entry.name, names, ignorePattern) : whyNotAMigration(entry.name, kind);
     if (reason) ignored.push({ file: kind === 'folder' ? `${entry.name}/` : entry.name, ...reason });
     else ordered.push({ name: path.basename(entry.name, path.extname(entry.name)), file: entry.name, path: path.resolve(dir, entry.name) });
   }
@@ -56,8 +71,22 @@ export async function readMigrationFolder(dir: string): Promise<MigrationFolder>
   return { dir: path.resolve(dir), migrations: ordered, ignored };
 }
 
+/** Why a file the ignore pattern matches is skipped. */
+function whySkipped(file: string, names: ReadonlySet<string>, ignorePattern: string | undefined): Omit<IgnoredFile, 'file'> {
+  if (ignorePattern !== undefined) return { reason: 'matches --ignore-pattern: skipped', blocksMigrate: false };
+  const rollbackOf = /^(.*)\.down\.sql$/i.exec(file)?.[1];
+  if (rollbackOf !== undefined && names.has(`${rollbackOf}.sql`)) return { reason: `the rollback of ${rollbackOf}.sql`, blocksMigrate: false, rollback: true };
+  if (rollbackOf !== undefined) return { reason: `a rollback file without its migration (${rollbackOf}.sql): skipped`, blocksMigrate: false };
+  if (file.startsWith('.')) return { reason: 'starts with ".": skipped', blocksMigrate: false };
+  if (!/^\d/.test(file)) return { reason: 'not a migration (no numeric timestamp prefix): skipped', blocksMigrate: false };
+  return { reason: 'not a migration (not .ts, .js or .sql): skipped', blocksMigrate: false };
+}
+
 /** Why node-pg-migrate skips (or chokes on) a folder entry, or undefined for a migration. */
 export function whyNotAMigration(file: string, kind: 'file' | 'folder' | 'other'): Omit<IgnoredFile, 'file'> | undefined {
+  if (kind === 'folder' && file === ROLLBACKS_FOLDER) {
+    return { reason: 'the rollbacks of .sql migrations without a "-- Down Migration" section (down/<migration file>)', blocksMigrate: false, rollback: true };
+  }
   if (kind === 'folder') return { reason: 'a folder: node-pg-migrate reads only the files directly in the migrations folder', blocksMigrate: false };
   if (kind === 'other') return { reason: 'not a regular file: node-pg-migrate skips it', blocksMigrate: false };
   if (file.startsWith('.')) return { reason: 'starts with ".": node-pg-migrate skips it', blocksMigrate: false };

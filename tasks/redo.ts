@@ -4,6 +4,7 @@ import { classifyConnectionError } from './db-errors';
 import { defineTask, type DescribedTask } from './define-task';
 import { TaskError, messageOf } from './errors';
 import { withClient } from './pg-client';
+import { migrationUrl } from './migration-role';
 import { runMigrations } from './run-migrations';
 
 export interface RedoOptions {
@@ -28,7 +29,7 @@ export function createRedoTask(ctx: TaskContext, { count: defaultCount = 1 }: Re
       const config = requireConfig(ctx);
       rejectUnsupportedFlags(config);
       const count = config.count ?? defaultCount;
-      const url = ctx.database?.url ?? config.url;
+      const url = migrationUrl(ctx, config);
       const started = performance.now();
 
       const applied = await readLedger(url, config);

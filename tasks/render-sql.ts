@@ -1,4 +1,6 @@
 import path from 'node:path';
+import { DEFAULT_IGNORE_PATTERN } from './migration-folder';
+import { sqlLoaderStrategies } from './sql-rollbacks';
 import type { Direction } from './config';
 import { TaskError, messageOf } from './errors';
 import type { Logger } from './logger';
@@ -66,6 +68,8 @@ export interface LoadMigrationsOptions {
   projectDir?: string;
   /** Receives node-pg-migrate's warnings while it orders file names. Default: none. */
   logger?: Logger;
+  /** --ignore-pattern: files of `dir` that are not migrations. Default: DEFAULT_IGNORE_PATTERN. */
+  ignorePattern?: string;
 }
 
 export interface RenderMigrationsOptions extends LoadMigrationsOptions {
@@ -105,12 +109,16 @@ export async function renderMigrations({ direction, names, migrationsTable = DEF
  * Loads every migration file of `dir` in node-pg-migrate's order, as its runner does (`loadMigrations`), one file at
  * a time so that a file that fails to load is named. Nothing is rendered yet.
  */
-export async function loadMigrationFiles({ dir, projectDir = process.cwd(), logger = SILENT }: LoadMigrationsOptions): Promise<LoadedMigration[]> {
-  const [{ getMigrationFilePaths }, { loadMigrationUnits }] = await Promise.all([import('node-pg-migrate/migration'), import('node-pg-migrate/migrationLoader')]);
+export async function loadMigrationFiles({ dir, projectDir = process.cwd(), logger = SILENT, ignorePattern = DEFAULT_IGNORE_PATTERN }: LoadMigrationsOptions): Promise<LoadedMigration[]> {
+  const [{ getMigrationFilePaths }, { loadMigrationUnits }, migrationLoaderStrategies] = await Promise.all([
+    import('node-pg-migrate/migration'),
+    import('node-pg-migrate/migrationLoader'),
+    sqlLoaderStrategies(),
+  ]);
   let files: string[];
   try {
     // Its own complaint would only repeat the error thrown below.
-    files = await getMigrationFilePaths(path.resolve(dir), { logger: SILENT });
+    files = await getMigrationFilePaths(path.resolve(dir), { logger: SILENT, ignorePattern });
   } catch (error) {
     // A file without a numeric prefix: node-pg-migrate cannot even order the folder.
     const folder = shownPath(path.resolve(dir), projectDir);
@@ -124,7 +132,7 @@ export async function loadMigrationFiles({ dir, projectDir = process.cwd(), logg
   for (const file of files) {
     let actions: MigrationBuilderActions;
     try {
-      const [unit] = await loadMigrationUnits({ logger }, [file]);
+      const [unit] = await loadMigrationUnits({ logger, migrationLoaderStrategies }, [file]);
       actions = unit!.actions;
     } catch (error) {
       const shown = shownPath(file, projectDir);

@@ -1,11 +1,17 @@
 import path from 'node:path';
 import { describeChecksumFailure, recordChecksums } from './checksums';
 import type { Config, Direction } from './config';
-import { explainMigrationFailure } from './migration-errors';
+import { sessionsHoldingLocks } from './lock-diagnosis';
+import { explainMigrationFailure, isTimeoutFailure } from './migration-errors';
+import { acquireMigrationLock, applySessionTimeouts, MigrationLockError, releaseMigrationLock } from './migration-lock';
 import { MigrationProgress } from './migration-progress';
 import type { Logger } from './logger';
-import { readMigrationFolder } from './migration-folder';
+import { DEFAULT_IGNORE_PATTERN, readMigrationFolder } from './migration-folder';
+import { assertRollbacksExist, sqlLoaderStrategies } from './sql-rollbacks';
+import { readAppliedNames } from './ledger';
 import { withClient } from './pg-client';
+
+type RunnerOption = import('node-pg-migrate').RunnerOption;
 
 export interface RunMigrationsOptions {
   config: Config;
@@ -24,34 +30,55 @@ export interface RanMigration {
 }
 
 /**
- * Runs node-pg-migrate's runner (advisory lock, single transaction unless configured otherwise), printing one line per
- * migration; on failure throws one TaskError naming the migration and what to do. Shared by migrate, redo and verify.
+ * Runs node-pg-migrate's runner (single transaction unless configured otherwise), printing one line per migration; on
+ * failure throws one TaskError naming the migration and what to do. Shared by migrate, redo, verify and watch.
+ * Before the runner, on the same session: the run lock (node-pg-migrate's advisory lock, taken here so that
+ * `--lock-mode wait` can wait with a bound and a message; the runner then runs with `noLock`), then the session's
+ * --lock-timeout / --statement-timeout.
  */
 export async function runMigrations({ config, url, direction, count, logger }: RunMigrationsOptions): Promise<RanMigration[]> {
-  const { runner } = await import('node-pg-migrate');
+  const { runner, PG_MIGRATE_LOCK_ID } = await import('node-pg-migrate');
+  const lockId = String(PG_MIGRATE_LOCK_ID);
+  if (direction === 'down') await assertRollbacksFor(url, config, count);
   forgetLoadedMigrations(config.migrationsDir);
   const progress = new MigrationProgress(logger, direction);
   try {
     // Our own client (withClient listens for its 'error' events): a connection lost mid-run then rejects the
     // runner's query with a message we explain, instead of escaping as an unhandled 'error' event.
-    const ran = await withClient(url, (client) =>
-      runner({
-        dbClient: client,
-        dir: config.migrationsDir,
-        migrationsTable: config.migrationsTable,
-        direction,
-        count,
-        singleTransaction: config.singleTransaction,
-        checkOrder: true,
-        logger: progress.runnerLogger,
-      }),
-    );
+    const ran = await withClient(url, async (client) => {
+      await acquireMigrationLock(client, { lockId, mode: config.lockMode, waitTimeoutMs: config.waitTimeoutMs, logger });
+      try {
+        await applySessionTimeouts(client, config);
+        return await runner({
+          dbClient: client,
+          dir: config.migrationsDir,
+          migrationsTable: config.migrationsTable,
+          direction,
+          count,
+          singleTransaction: config.singleTransaction,
+          checkOrder: true,
+          noLock: true,
+          ignorePattern: config.ignorePattern ?? DEFAULT_IGNORE_PATTERN,
+          // The same strategy as node-pg-migrate/migrationLoader's, typed from its legacy entry point.
+          migrationLoaderStrategies: (await sqlLoaderStrategies()) as unknown as RunnerOption['migrationLoaderStrategies'],
+          logger: progress.runnerLogger,
+        });
+      } catch (error) {
+        // Per-migration mode leaves the failed migration's transaction open (aborted): end it before the unlock.
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw error;
+      } finally {
+        await releaseMigrationLock(client, lockId);
+      }
+    });
     progress.finish();
     // Checksums for migrate:status. Not in the runner's transaction (it has committed): a crash between the two leaves
     // "no checksum", never false drift. Failing to record only warns: the migrations did run.
     await recordChecksums(url, config, ran, direction).catch((error: unknown) => logger.warn(describeChecksumFailure(error)));
     return ran.map(({ name, path }) => ({ name, path }));
   } catch (error) {
+    // Another run holds the lock: explained already, and nothing was changed.
+    if (error instanceof MigrationLockError) throw error;
     const { migration, completedBefore } = progress.failure(error);
     if (!config.singleTransaction && completedBefore > 0) {
       // Per-migration transactions: the ones before the failure are committed, so their checksums belong recorded.
@@ -59,12 +86,23 @@ export async function runMigrations({ config, url, direction, count, logger }: R
         logger.warn(describeChecksumFailure(recordError)),
       );
     }
-    throw explainMigrationFailure(error, { config, direction, migration, detail: progress.failureDetail, finishedCount: completedBefore });
+    // A lock or statement timeout: who holds locks now (our session is gone, so its waits are too) names the likely blocker.
+    const lockHolders = isTimeoutFailure(error) ? await withClient(url, (client) => sessionsHoldingLocks(client)).catch(() => undefined) : undefined;
+    throw explainMigrationFailure(error, { config, direction, migration, detail: progress.failureDetail, finishedCount: completedBefore, lockHolders });
   }
 }
 
+/** A down run stops before the database is touched when a `.sql` migration it would roll back has no rollback. */
+async function assertRollbacksFor(url: string, config: Config, count: number): Promise<void> {
+  const applied = (await readAppliedNames(url, config).catch(() => undefined)) ?? [];
+  const toRollBack = new Set(applied.slice(Math.max(0, applied.length - count)));
+  if (toRollBack.size === 0) return;
+  const { migrations } = await readMigrationFolder(config.migrationsDir, config.ignorePattern);
+  assertRollbacksExist(migrations.filter((file) => toRollBack.has(file.name)), path.relative(config.projectDir, config.migrationsDir) || config.migrationsDir);
+}
+
 async function recordCompleted(url: string, config: Config, names: string[], direction: Direction): Promise<void> {
-  const { migrations } = await readMigrationFolder(config.migrationsDir);
+  const { migrations } = await readMigrationFolder(config.migrationsDir, config.ignorePattern);
   const completed = migrations.filter((file) => names.includes(file.name));
   await recordChecksums(url, config, completed, direction);
 }

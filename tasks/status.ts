@@ -103,7 +103,7 @@ export function createStatusTask(ctx: TaskContext, { write = (text) => void proc
 
 async function readFolder(config: Config): Promise<MigrationFolder> {
   try {
-    return await readMigrationFolder(config.migrationsDir);
+    return await readMigrationFolder(config.migrationsDir, config.ignorePattern);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     throw new TaskError(`migrations folder ${path.relative(config.projectDir, config.migrationsDir) || config.migrationsDir}/ does not exist`, {

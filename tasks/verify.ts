@@ -9,6 +9,7 @@ import { TaskError, messageOf } from './errors';
 import type { Logger } from './logger';
 import { withClient } from './pg-client';
 import { redactUrl } from './redact';
+import { migrationUrl } from './migration-role';
 import { runMigrations } from './run-migrations';
 import { compareSnapshots, readSnapshot, type SchemaChange, type SchemaSnapshot } from './schema-snapshot';
 
@@ -39,7 +40,8 @@ export function createVerifyTask(ctx: TaskContext): DescribedTask {
     },
     async () => {
       const config = requireConfig(ctx);
-      const url = requireThrowAwayDatabase(ctx);
+      requireThrowAwayDatabase(ctx);
+      const url = migrationUrl(ctx, config);
       const started = performance.now();
       const verified = await verifyMigrations({ config, url, logger: ctx.logger });
       const ms = Math.round(performance.now() - started);

@@ -59,7 +59,7 @@ export function createMigrationApplier({ config, url, logger, lint, report }: Mi
 
   /** The folder, the ledger, and the migrations not applied yet (in node-pg-migrate's order). */
   async function readState(): Promise<{ folder: MigrationFolder; applied: AppliedMigration[]; pending: MigrationFile[] }> {
-    const folder = await readMigrationFolder(config.migrationsDir);
+    const folder = await readMigrationFolder(config.migrationsDir, config.ignorePattern);
     const applied = await readApplied(url, config);
     const appliedNames = new Set(applied.map((migration) => migration.name));
     return { folder, applied, pending: folder.migrations.filter((migration) => !appliedNames.has(migration.name)) };

@@ -124,7 +124,7 @@ export async function lintMigrationFiles(files: string[], options: LintOptions &
 export async function lintMigrationsFolder(options: LintOptions): Promise<FileLintResult[]> {
   let folder: Awaited<ReturnType<typeof readMigrationFolder>>;
   try {
-    folder = await readMigrationFolder(path.resolve(options.migrationsDir));
+    folder = await readMigrationFolder(path.resolve(options.migrationsDir), options.ignorePattern);
   } catch (error) {
     const shown = path.relative(path.resolve(options.projectDir), path.resolve(options.migrationsDir)) || options.migrationsDir;
     throw new TaskError(`cannot read the migrations folder ${shown}/: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, {

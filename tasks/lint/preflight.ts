@@ -18,11 +18,11 @@ export type PreflightLint = Promise<{ results: FileLintResult[]; ms: number }>;
  * stop node-pg-migrate's loader (jiti); `gulp lint` and `tsc` report type errors. The linter is loaded only when this
  * runs, so it costs nothing to tasks that never migrate. A failure surfaces when the result is awaited.
  */
-export function startPreflightLint(config: Pick<Config, 'migrationsDir' | 'projectDir'>): PreflightLint {
+export function startPreflightLint(config: Pick<Config, 'migrationsDir' | 'projectDir' | 'ignorePattern'>): PreflightLint {
   const linting = new Promise<void>((resolve) => setImmediate(resolve)).then(async () => {
     const started = performance.now();
     const { lintMigrationsFolder } = loadLinter();
-    const results = await lintMigrationsFolder({ migrationsDir: config.migrationsDir, projectDir: config.projectDir, typeCheck: false });
+    const results = await lintMigrationsFolder({ migrationsDir: config.migrationsDir, projectDir: config.projectDir, typeCheck: false, ignorePattern: config.ignorePattern });
     return { results, ms: Math.round(performance.now() - started) };
   });
   linting.catch(() => undefined);

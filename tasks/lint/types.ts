@@ -55,4 +55,6 @@ export interface LintOptions {
    * true; false checks syntax only, which is much faster on a cold start.
    */
   typeCheck?: boolean;
+  /** --ignore-pattern: entries of the folder that are not migrations (default: DEFAULT_IGNORE_PATTERN). */
+  ignorePattern?: string;
 }

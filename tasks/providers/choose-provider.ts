@@ -2,6 +2,7 @@ import type { Config } from '../config';
 import { withClient } from '../pg-client';
 import { redactUrl } from '../redact';
 import { detectContainerRuntime } from './container-runtime';
+import { extensionChoice } from './extension-choice';
 import { PROVIDERS } from './index';
 import type { Provider } from './types';
 
@@ -13,7 +14,8 @@ export interface ProviderChoice {
 
 /**
  * DB_PROVIDER/--provider when set; for `auto`: an existing database when KEEP_DB=1 and one answers at the configured
- * URL, Docker when a container runtime answers, local binaries otherwise.
+ * URL, Docker when a container runtime answers, otherwise local binaries, or PGlite when the migrations create an
+ * extension those binaries lack and PGlite ships (pgvector, typically).
  */
 export async function chooseProvider(config: Config): Promise<ProviderChoice> {
   if (config.provider !== 'auto') return { provider: PROVIDERS[config.provider], reason: `chosen by ${config.providerSource}` };
@@ -24,7 +26,10 @@ export async function chooseProvider(config: Config): Promise<ProviderChoice> {
   }
   const runtime = await detectContainerRuntime();
   if (runtime.available) return { provider: PROVIDERS.docker, reason: `a container runtime answers (${runtime.description}); DB_PROVIDER=embedded uses local binaries instead` };
-  return { provider: PROVIDERS.embedded, reason: `${runtime.reason}; using local PostgreSQL binaries` };
+  const extensions = await extensionChoice(config);
+  if (extensions?.pglite) return { provider: PROVIDERS.pglite, reason: `${runtime.reason}; ${extensions.reason}` };
+  const note = extensions ? `; ${extensions.reason}` : '; using local PostgreSQL binaries';
+  return { provider: PROVIDERS.embedded, reason: `${runtime.reason}${note}` };
 }
 
 async function answers(url: string): Promise<boolean> {

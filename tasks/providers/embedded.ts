@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, chownSync, mkdtempSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { chmod, chown, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { chown, open, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { buildUrl, parseDatabaseUrl, type Config, type ConnectionSettings } from '../config';
@@ -37,9 +38,10 @@ export const embeddedProvider: Provider = {
   async start(config, runtime) {
     const { logger, cleanups, secrets } = runtime;
     const identity = await serverIdentity(config.osUser);
-    const binaries = await findPgBinaries(config.pgBin, identity);
+    const binaries = await findPgBinaries(config.pgBin, identity, config.pgVersion);
     await reapOrphanedServers(logger, identity.uid);
-    const tempDir = await makePrivateTempDir(identity);
+    // From here to the cleanup's registration all is synchronous: a Ctrl-C cannot land in between and leave the dir.
+    const tempDir = makePrivateTempDir(identity);
     // Read by later runs: if this process is SIGKILLed, the next run stops what it started (see orphans.ts).
     writeRunRecord(tempDir, { ownerPid: process.pid });
     let pid: number | undefined;
@@ -82,6 +84,7 @@ export const embeddedProvider: Provider = {
         await setRunPasswords(superuserAt(server.port, templatePassword), superPassword, config.connection);
         timer.done(`Server accepting connections on port ${server.port}, this run's passwords set`);
       } else {
+        spawnAllowed(); // a copy that failed because the cleanup killed it: stop here, write nothing more
         await initCluster(binaries, tempDir, superPassword, identity, spawnAllowed, (command) => (writing = command));
         writing = undefined;
         timer.done('initdb');
@@ -182,13 +185,14 @@ function phaseTimer(logger: Logger): { done(phase: string): void } {
 /** Stops the postmaster if it is still ours, then deletes its temp dir (data, socket, log). */
 async function stopAndRemove(pid: number | undefined, tempDir: string): Promise<void> {
   if (pid !== undefined && (await isOurProcess(pid, tempDir))) await stopProcess(pid);
-  await rm(tempDir, { recursive: true, force: true });
+  // Retries: a write the start-up had in flight when the cleanup began may still land in the folder.
+  await rm(tempDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
 }
 
-async function makePrivateTempDir(identity: OsIdentity): Promise<string> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'pgmt-'));
-  await chmod(dir, 0o700);
-  if (identity.uid !== undefined) await chown(dir, identity.uid, identity.gid!);
+function makePrivateTempDir(identity: OsIdentity): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'pgmt-'));
+  chmodSync(dir, 0o700);
+  if (identity.uid !== undefined) chownSync(dir, identity.uid, identity.gid!);
   return dir;
 }
 

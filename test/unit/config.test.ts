@@ -63,7 +63,7 @@ describe('resolveConfig', () => {
     expect(error.message).to.equal(
       [
         '5 configuration problems:',
-        '  - DB_PROVIDER must be one of: auto, embedded, docker, compose, external (got "podman")',
+        '  - DB_PROVIDER must be one of: auto, embedded, docker, compose, external, pglite (got "podman")',
         '  - KEEP_DB must be 1 or 0 (or true/false), got "maybe"',
         '  - DB_PORT must be a port number from 1 to 65535, got "abc"',
         '  - --direction must be one of: up, down (got "sideways")',

@@ -225,15 +225,18 @@ describe('lintMigrationFiles / lintMigrationsFolder (the lint engine)', () => {
       expect(brief(second)).to.deep.equal(['3:3 rename-table']);
     });
 
-    it('lints the folder as node-pg-migrate sees it: dotfiles and folders skipped, files that break it reported', async () => {
+    it('lints the folder as the runner sees it: what it skips is skipped, files that break it (with --ignore-pattern) reported', async () => {
       write('1000000000001_users.sql', '-- Up Migration\nDROP TABLE users;\n');
       write('.1000000000002_hidden.sql', '-- Up Migration\nDROP TABLE hidden;\n');
       write('notes.md', '# notes');
       mkdirSync(path.join(migrationsDir, 'archive'));
       const results = await lintMigrationsFolder({ migrationsDir, projectDir: dir, typeCheck: false });
-      expect(results.map((entry) => path.basename(entry.file))).to.deep.equal(['1000000000001_users.sql', 'notes.md']);
+      expect(results.map((entry) => path.basename(entry.file))).to.deep.equal(['1000000000001_users.sql']);
       expect(brief(results[0])).to.deep.equal(['2:1 drop-table']);
-      expect(results[1]!.diagnostics.length).to.be.greaterThan(0);
+      // A pattern of the user's that skips only dotfiles: notes.md is then a file the runner chokes on.
+      const strict = await lintMigrationsFolder({ migrationsDir, projectDir: dir, typeCheck: false, ignorePattern: '\\..*' });
+      expect(strict.map((entry) => path.basename(entry.file))).to.deep.equal(['1000000000001_users.sql', 'notes.md']);
+      expect(strict[1]!.diagnostics.length).to.be.greaterThan(0);
     });
 
     it('refuses a migrations folder that does not exist, saying what to do', async () => {

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { readMigrationFolder } from '../../tasks/migration-folder';
+import { DEFAULT_IGNORE_PATTERN, readMigrationFolder } from '../../tasks/migration-folder';
 
 describe('readMigrationFolder', () => {
   let dir: string;
@@ -32,14 +32,35 @@ describe('readMigrationFolder', () => {
     ]);
   });
 
-  it('explains every entry that is not a migration, and which ones stop `gulp migrate`', async () => {
+  it('skips, by default, every entry that is not a migration, and names the rollbacks of .sql migrations', async () => {
+    touch('1_a.sql', '1_a.down.sql', '3_orphan.down.sql', 'add_table.ts', 'package.json', '.gitkeep', '2_notes.md');
+    mkdirSync(path.join(dir, 'drafts'));
+    mkdirSync(path.join(dir, 'down'));
+    const folder = await readMigrationFolder(dir);
+    expect(folder.migrations.map((migration) => migration.file)).to.deep.equal(['1_a.sql']);
+    expect(folder.ignored).to.deep.equal([
+      { file: '.gitkeep', reason: 'starts with ".": skipped', blocksMigrate: false },
+      { file: '1_a.down.sql', reason: 'the rollback of 1_a.sql', blocksMigrate: false, rollback: true },
+      { file: '2_notes.md', reason: 'not a migration (not .ts, .js or .sql): skipped', blocksMigrate: false },
+      { file: '3_orphan.down.sql', reason: 'a rollback file without its migration (3_orphan.sql): skipped', blocksMigrate: false },
+      { file: 'add_table.ts', reason: 'not a migration (no numeric timestamp prefix): skipped', blocksMigrate: false },
+      { file: 'down/', reason: 'the rollbacks of .sql migrations without a "-- Down Migration" section (down/<migration file>)', blocksMigrate: false, rollback: true },
+      { file: 'drafts/', reason: 'a folder: node-pg-migrate reads only the files directly in the migrations folder', blocksMigrate: false },
+      { file: 'package.json', reason: 'not a migration (no numeric timestamp prefix): skipped', blocksMigrate: false },
+    ]);
+    // The runner, given the same pattern, loads exactly the same files.
+    const { getMigrationFilePaths } = await import('node-pg-migrate/migration');
+    expect(await getMigrationFilePaths(dir, { ignorePattern: DEFAULT_IGNORE_PATTERN })).to.deep.equal(folder.migrations.map((migration) => migration.path));
+  });
+
+  it("with the user's --ignore-pattern, explains the entries that stop `gulp migrate`", async () => {
     touch('1_a.sql', 'add_table.ts', '.gitkeep', '2_notes.md');
     mkdirSync(path.join(dir, 'drafts'));
-    const folder = await readMigrationFolder(dir);
+    const folder = await readMigrationFolder(dir, '\\..*');
     expect(folder.dir).to.equal(path.resolve(dir));
     expect(folder.migrations.map((migration) => migration.file)).to.deep.equal(['1_a.sql']);
     expect(folder.ignored).to.deep.equal([
-      { file: '.gitkeep', reason: 'starts with ".": node-pg-migrate skips it', blocksMigrate: false },
+      { file: '.gitkeep', reason: 'matches --ignore-pattern: skipped', blocksMigrate: false },
       {
         file: '2_notes.md',
         reason: 'not a .ts, .js or .sql file: node-pg-migrate fails to load it ("Unknown file extension"), so `gulp migrate` fails; move it out of the folder',

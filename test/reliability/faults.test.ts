@@ -1,0 +1,315 @@
+import { expect } from 'chai';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createContext } from '../../tasks/context';
+import { createEnsureEnvTask } from '../../tasks/ensure-env';
+import { TaskError } from '../../tasks/errors';
+import { keptStatePath } from '../../tasks/kept-state';
+import { createMigrateTask } from '../../tasks/migrate';
+import { serverIdentity, type OsIdentity } from '../../tasks/providers/os-user';
+import { findPgBinaries } from '../../tasks/providers/pg-binaries';
+import { makePrivateTempDir } from '../../tasks/providers/private-temp-dir';
+import { takeSnapshot } from '../../tasks/schema-snapshot';
+import { query, serverProcessesFor, startTestServer, type TestServer } from '../support/database';
+import { createTestProject, startGulp, type GulpProcess, type GulpRun, type TestProject } from '../support/project';
+import { createRecordingLogger } from '../support/recording-logger';
+
+const BATCH = [
+  '1200000000001_create_accounts',
+  '1200000000002_create_account_status',
+  '1200000000003_add_accounts_status',
+  '1200000000004_seed_accounts',
+  '1200000000005_create_orders',
+  '1200000000006_create_order_notes',
+  '1200000000007_create_touch_function',
+  '1200000000008_create_orders_trigger',
+  '1200000000009_create_order_totals',
+  '1200000000010_add_accounts_note',
+];
+/** The sixth of the batch, made to fail half-way: it creates its table, then refers to one that does not exist. */
+const FAILING_SIXTH = `import type { MigrationBuilder } from 'node-pg-migrate';
+
+export const up = (pgm: MigrationBuilder): void => {
+  pgm.createTable('order_notes', { order_id: { type: 'integer', notNull: true, references: 'orders' }, body: { type: 'text' } });
+  pgm.sql('INSERT INTO no_such_table VALUES (1)');
+};
+
+export const down = (pgm: MigrationBuilder): void => {
+  pgm.dropTable('order_notes');
+};
+`;
+/** A gulp run that has not ended by then is hung. */
+const HANG_MS = 60_000;
+
+/** Waits for a gulp run, killing it (and failing) if it has not ended within HANG_MS. */
+async function finished(gulp: GulpProcess, what: string): Promise<GulpRun> {
+  const timer = setTimeout(() => gulp.kill('SIGKILL'), HANG_MS);
+  const run = await gulp.done;
+  clearTimeout(timer);
+  if (run.signal === 'SIGKILL') throw new Error(`${what}: still running after ${HANG_MS} ms (hung); output:\n${run.output}`);
+  return run;
+}
+
+describe('faults', function () {
+  this.timeout(120_000);
+
+  describe('a migration failing in the middle of a batch of 10', () => {
+    let server: TestServer;
+    let project: TestProject;
+    before(async () => {
+      server = await startTestServer();
+      project = createTestProject();
+      project.addMigrations('batch');
+      project.writeFile('migrations/1200000000006_create_order_notes.ts', FAILING_SIXTH);
+    });
+    after(async () => {
+      await server?.stop();
+      project?.remove();
+    });
+
+    async function migrate(url: string, argv: string[], dir = project.dir): Promise<void> {
+      const ctx = createContext({ logger: createRecordingLogger(), env: { DATABASE_URL: url }, argv: ['migrate', ...argv], cwd: dir });
+      await createEnsureEnvTask(ctx, { migrates: true })();
+      await createMigrateTask(ctx)();
+    }
+    async function failure(url: string, argv: string[]): Promise<TaskError> {
+      const error = await migrate(url, argv).then(() => undefined, (caught: unknown) => caught);
+      expect(error, 'the run should have failed').to.be.instanceOf(TaskError);
+      return error as TaskError;
+    }
+    /** Schema, ledger, checksums and data: everything a half-applied run could leave. */
+    const state = async (url: string) => ({
+      schema: await takeSnapshot(url),
+      ledger: (await query<{ name: string }>(url, 'SELECT name FROM pgmigrations ORDER BY run_on, id')).map((row) => row.name),
+      checksums: (await query<{ name: string }>(url, 'SELECT name FROM pgmt_migration_checksums ORDER BY name')).map((row) => row.name),
+      accounts: await query(url, 'SELECT * FROM accounts ORDER BY id'),
+    });
+
+    it('single transaction (default): schema, ledger, checksums and data exactly as before the run', async () => {
+      const url = await server.freshDatabase('batch_single');
+      await migrate(url, ['--count', '3']);
+      const before = await state(url);
+      const error = await failure(url, []);
+      expect(error.message).to.match(/^migration 1200000000006_create_order_notes failed \(up\): relation "no_such_table" does not exist\n/);
+      expect(error.message).to.include('Single transaction: the whole run was rolled back; the database is as it was before.');
+      expect(await state(url)).to.deep.equal(before);
+    });
+
+    it('--no-single-transaction: the five before it stay applied, exactly as a run of those five; it and the later ones are absent', async () => {
+      const url = await server.freshDatabase('batch_each');
+      await migrate(url, ['--count', '3']);
+      const error = await failure(url, ['--no-single-transaction']);
+      expect(error.message).to.include('It was rolled back; the 2 migration(s) before it stay applied (--no-single-transaction).');
+
+      // The reference: a database migrated with exactly the first five (the folder's sixth is never reached).
+      const reference = await server.freshDatabase('batch_reference');
+      await migrate(reference, ['--count', '5']);
+      const after = await state(url);
+      expect(after.ledger).to.deep.equal(BATCH.slice(0, 5));
+      expect(after).to.deep.equal(await state(reference));
+      expect(await query(url, "SELECT to_regclass('order_notes') AS notes, to_regproc('touch_updated_at') AS touch")).to.deep.equal([{ notes: null, touch: null }]);
+    });
+  });
+
+  describe('the database stops under a running migration', () => {
+    let project: TestProject;
+    beforeEach(() => {
+      project = createTestProject();
+      project.addMigrations('slow');
+    });
+    afterEach(() => project.remove());
+
+    const stops = {
+      'stopped (fast shutdown)': (server: TestServer) => server.stop(),
+      'killed (every server process SIGKILLed, as by the OOM killer)': async (server: TestServer) => {
+        for (const pid of serverProcessesFor(server.database.keptState!.tempDir!)) process.kill(pid, 'SIGKILL');
+      },
+    };
+    for (const [how, stop] of Object.entries(stops)) {
+      it(`${how}: gulp migrate fails at once naming the migration, exit 1, no hang`, async () => {
+        const server = await startTestServer();
+        try {
+          const url = await server.freshDatabase('stopped');
+          const marker = path.join(project.dir, 'slow-marker');
+          const gulp = startGulp(['migrate'], { cwd: project.dir, env: { DATABASE_URL: url, SLOW_MIGRATION_MARKER: marker } });
+          // up() runs twice: in the lint pre-flight (rendering its SQL), then in the runner, which then sleeps in pg_sleep(60).
+          const upCalls = () => (existsSync(marker) ? readFileSync(marker, 'utf8').split('\n').filter(Boolean).length : 0);
+          for (let waited = 0; upCalls() < 2; waited += 50) {
+            if (waited > 30_000) throw new Error(`the slow migration never started:\n${gulp.output()}`);
+            await sleep(50);
+          }
+          await sleep(200);
+          await stop(server);
+          const run = await finished(gulp, 'gulp migrate after the server stopped');
+          expect(run.code, run.output).to.equal(1);
+          expect(run.output).to.match(/lost the database connection during migration 1000000000001_slow: /);
+          expect(run.output).to.include(
+            'hint: the server stopped or restarted under the run; its open transaction was rolled back. Check the server, then run `gulp migrate` again',
+          );
+          expect(run.output, 'a stack trace was printed').not.to.match(/\n\s+at /);
+        } finally {
+          await server.stop().catch(() => undefined);
+        }
+      });
+    }
+  });
+
+  describe('migrate:local cannot start a server', () => {
+    let project: TestProject;
+    let tmp: string;
+    beforeEach(() => {
+      project = createTestProject();
+      project.addMigrations('batch');
+      // The run's TMPDIR: its pgmt-* dir would be here. (gulp and jiti keep caches in TMPDIR too.)
+      tmp = mkdtempSync(path.join(os.tmpdir(), 'faults-'));
+      chmodSync(tmp, 0o755);
+    });
+    afterEach(() => {
+      for (const pid of serverProcessesFor(tmp)) process.kill(pid, 'SIGKILL');
+      chmodSync(tmp, 0o755);
+      rmSync(tmp, { recursive: true, force: true });
+      project.remove();
+    });
+
+    /** Runs `gulp migrate:local` with `env`; asserts exit 1, the message and hint, no stack, and that nothing was left. */
+    async function refused(env: Record<string, string>, message: RegExp | string, hint: string): Promise<GulpRun> {
+      const run = await finished(startGulp(['migrate:local'], { cwd: project.dir, env: { DB_PROVIDER: 'embedded', TMPDIR: tmp, ...env } }), 'migrate:local');
+      expect(run.code, run.output).to.equal(1);
+      if (typeof message === 'string') expect(run.output).to.include(message);
+      else expect(run.output).to.match(message);
+      expect(run.output).to.include(`  hint: ${hint}`);
+      expect(run.output, 'a stack trace was printed').not.to.match(/\n\s+at /);
+      expect(run.output).not.to.match(/Started PostgreSQL/);
+      const base = env.TMPDIR ?? tmp;
+      if (existsSync(base)) expect(readdirSync(base).filter((name) => name.startsWith('pgmt-'))).to.deep.equal([]);
+      expect(serverProcessesFor(base)).to.deep.equal([]);
+      expect(existsSync(keptStatePath(project.dir)), 'a kept-database record was written').to.equal(false);
+      return run;
+    }
+
+    it('port already taken (KEEP_DB=1 with DB_PORT): says so and what to set', async () => {
+      const holder: Server = createServer();
+      await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+      const port = (holder.address() as { port: number }).port;
+      try {
+        await refused(
+          { KEEP_DB: '1', DB_PORT: String(port) },
+          `port ${port} on 127.0.0.1 is already in use, so the database server could not start`,
+          'set DB_PORT to a free port, or stop what is listening there (`gulp db:stop` if it is a kept database)',
+        );
+      } finally {
+        holder.close();
+      }
+    });
+
+    it('DB_PG_BIN names a folder that does not exist', async () => {
+      await refused(
+        { DB_PG_BIN: '/nonexistent' },
+        'no PostgreSQL server binaries that user "postgres" can run; tried:\n  - /nonexistent (DB_PG_BIN): ENOENT: no such file or directory, access \'/nonexistent/initdb\'',
+        'point DB_PG_BIN at a folder with initdb and postgres that this user can read and execute',
+      );
+    });
+
+    it('DB_PG_BIN names binaries the server\'s OS user may not run', async function () {
+      if (process.getuid?.() !== 0) this.skip();
+      const real = await findPgBinaries(undefined, await serverIdentity('postgres'));
+      const locked = path.join(tmp, 'locked-bin');
+      mkdirSync(locked, { mode: 0o700 });
+      for (const name of ['initdb', 'postgres', 'pg_ctl']) symlinkSync(path.join(real.binDir, name), path.join(locked, name));
+      await refused(
+        { DB_PG_BIN: locked },
+        `no PostgreSQL server binaries that user "postgres" can run; tried:\n  - ${locked} (DB_PG_BIN): spawn ${locked}/postgres EACCES`,
+        'point DB_PG_BIN at a folder with initdb and postgres that this user can read and execute',
+      );
+    });
+
+    it('DB_OS_USER names a user that does not exist', async function () {
+      if (process.getuid?.() !== 0) this.skip();
+      await refused(
+        { DB_OS_USER: 'nosuchuser' },
+        'running as root, the server must run as an unprivileged OS user, and user "nosuchuser" does not exist',
+        'create it (useradd --system --user-group nosuchuser) or set DB_OS_USER to an existing unprivileged user',
+      );
+    });
+
+    // Pending until the lead wires tasks/providers/private-temp-dir.ts into embedded.ts and gives register-ts.cjs an
+    // explicit jiti cache folder (see the report): with TMPDIR=/proc, gulp spins forever in jiti's mkdir of its cache
+    // (Node 20's recursive mkdir loops on /proc), and a TMPDIR the server's user cannot traverse is reported as
+    // "the database server did not stay up … could not access directory".
+    it.skip('TMPDIR where no folder can be created (/proc): says so and what to set, no hang', async () => {
+      await refused(
+        { TMPDIR: '/proc' },
+        "cannot create the database's temp dir in /proc (TMPDIR): no such folder, or folders cannot be created there (ENOENT)",
+        'set TMPDIR to a writable folder on a local disk (e.g. TMPDIR=/var/tmp), then run the command again',
+      );
+    });
+
+    it.skip('TMPDIR the server\'s OS user cannot traverse (mode 0500): says which folder and what to do', async function () {
+      if (process.getuid?.() !== 0) this.skip();
+      chmodSync(tmp, 0o500);
+      await refused(
+        {},
+        `user "postgres", which runs the server, cannot reach its temp dir in ${tmp}: ${tmp} (mode 0500, owner uid 0) is not searchable for it`,
+        `set TMPDIR to a folder every user can traverse (e.g. TMPDIR=/tmp), or allow it: chmod o+x ${tmp}`,
+      );
+    });
+  });
+
+  describe("the server's private temp dir (tasks/providers/private-temp-dir.ts)", () => {
+    let tmp: string;
+    beforeEach(() => {
+      tmp = mkdtempSync(path.join(os.tmpdir(), 'faults-'));
+      chmodSync(tmp, 0o755);
+    });
+    afterEach(() => {
+      chmodSync(tmp, 0o755);
+      rmSync(tmp, { recursive: true, force: true });
+    });
+
+    function refusal(base: string, identity: OsIdentity = { name: 'current user' }): TaskError {
+      try {
+        makePrivateTempDir(identity, base);
+      } catch (error) {
+        expect(error).to.be.instanceOf(TaskError);
+        return error as TaskError;
+      }
+      throw new Error(`expected ${base} to be refused`);
+    }
+
+    it('TMPDIR=/proc: a clear refusal at once', async () => {
+      expect(refusal('/proc').message).to.equal(
+        "cannot create the database's temp dir in /proc (TMPDIR): no such folder, or folders cannot be created there (ENOENT)\n" +
+          '  hint: set TMPDIR to a writable folder on a local disk (e.g. TMPDIR=/var/tmp), then run the command again',
+      );
+    });
+
+    it('TMPDIR is a file, or does not exist', async () => {
+      const file = path.join(tmp, 'a-file');
+      writeFileSync(file, '');
+      expect(refusal(file).message).to.match(/^cannot create the database's temp dir in .*a-file \(TMPDIR\): not a folder \(ENOTDIR\)\n/);
+      expect(refusal(path.join(tmp, 'missing')).message).to.match(/: no such folder, or folders cannot be created there \(ENOENT\)\n/);
+    });
+
+    it('as root: a TMPDIR the server\'s user cannot traverse names the folder, and leaves nothing', async function () {
+      if (process.getuid?.() !== 0) this.skip();
+      chmodSync(tmp, 0o500);
+      const identity = await serverIdentity('postgres');
+      expect(refusal(tmp, identity).message).to.equal(
+        `user "postgres", which runs the server, cannot reach its temp dir in ${tmp}: ${tmp} (mode 0500, owner uid 0) is not searchable for it\n` +
+          `  hint: set TMPDIR to a folder every user can traverse (e.g. TMPDIR=/tmp), or allow it: chmod o+x ${tmp}`,
+      );
+      expect(readdirSync(tmp)).to.deep.equal([]);
+    });
+
+    it('as root: a traversable TMPDIR gives a 0700 dir owned by the server\'s user', async function () {
+      if (process.getuid?.() !== 0) this.skip();
+      const identity = await serverIdentity('postgres');
+      const dir = makePrivateTempDir(identity, tmp);
+      const info = statSync(dir);
+      expect({ mode: info.mode & 0o777, uid: info.uid, inTmp: path.dirname(dir) === tmp }).to.deep.equal({ mode: 0o700, uid: identity.uid, inTmp: true });
+    });
+  });
+});
