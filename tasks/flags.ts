@@ -31,7 +31,7 @@ export interface RawFlags {
 export const FLAG_DESCRIPTIONS = {
   direction: '--direction up|down: which way to migrate (default: up)',
   count: '--count N|all: how many migrations (default: all up, 1 down, 1 for redo)',
-  provider: '--provider auto|embedded|docker|compose|external: how to get a database (default: DB_PROVIDER or auto)',
+  provider: '--provider auto|embedded|docker|compose|external|pglite: how to get a database (default: DB_PROVIDER or auto)',
   timeout: '--timeout SECONDS: how long to wait for the database (default: DB_WAIT_TIMEOUT or 30)',
   migrationsDir: '--migrations-dir DIR: folder of migrations (default: MIGRATIONS_DIR or migrations)',
   ignorePattern: '--ignore-pattern REGEX: file names in the migrations folder that are not migrations (default: MIGRATIONS_IGNORE_PATTERN, or dotfiles, names without a timestamp, *.down.sql, other extensions)',

@@ -31,3 +31,6 @@ export { resolveConfig, type Config, type ProviderName, type Direction } from '.
 export { redactUrl } from './redact';
 export type { Logger } from './logger';
 export type { Provider, StartedDatabase } from './providers/index';
+export { pgliteProvider } from './providers/pglite';
+export { requiredExtensions, type RequiredExtension } from './providers/migration-extensions';
+export { extensionChoice } from './providers/extension-choice';

@@ -88,6 +88,13 @@ export function explainMigrationFailure(error: unknown, { config, direction, mig
       cause: error,
     });
   }
+  const missingExtension = /extension "([^"]+)" is not available/.exec(message)?.[1];
+  if (missingExtension) {
+    return new TaskError(`migration ${migration} failed (${direction}): ${message}${sql}\n${outcome}`, {
+      hint: `this server has no ${missingExtension} extension: DB_PROVIDER=pglite has pgvector, uuid-ossp, pg_trgm and pgcrypto without Docker; or DB_PROVIDER=docker with an image that has it (DB_IMAGE=pgvector/pgvector:pg15 for vector)`,
+      cause: error,
+    });
+  }
   if (code === INSUFFICIENT_PRIVILEGE && config.migrateAs !== 'superuser') {
     return new TaskError(`migration ${migration} failed (${direction}): ${message}${sql}\n${outcome}\nThe migrations run as the application role "${config.connection.user}", which may not do this.`, {
       hint: `on a database these tasks start (migrate:local, migrate:verify), DB_MIGRATE_AS=superuser runs the migrations as its superuser; elsewhere, grant "${config.connection.user}" what ${migration} needs`,

@@ -22,7 +22,7 @@ export function createStartDbTask(ctx: TaskContext, options: StartDbOptions = {}
     ctx,
     {
       name: 'startDb',
-      description: 'Start a disposable PostgreSQL (DB_PROVIDER: auto, embedded, docker, compose, external)',
+      description: 'Start a disposable PostgreSQL (DB_PROVIDER: auto, embedded, docker, compose, external, pglite)',
       flags: ['provider'],
     },
     async () => {

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
+import path from 'node:path';
 import { createTestProject, runGulp, type TestProject } from '../support/project';
 
 const CREATES_A_ROLE = [
@@ -41,6 +42,17 @@ describe('privileges: migrations run as the application role; DB_MIGRATE_AS=supe
     expect(run.output).to.include('Applied 1 migration');
     const verify = await runGulp(['migrate:verify'], { cwd: project.dir, env });
     expect(verify.code, verify.output).to.equal(0);
+  });
+
+  it('an extension the embedded binaries lack (pgvector) fails with the ways to get it: PGlite, or a docker image', async () => {
+    rmSync(path.join(project.migrationsDir, `${MIGRATION}.sql`));
+    project.writeFile('migrations/1732900000000_enable_vector.sql', '-- Up Migration\nCREATE EXTENSION vector;\n-- Down Migration\nDROP EXTENSION vector;\n');
+    const run = await runGulp(['migrate:local'], { cwd: project.dir, env: { DB_PROVIDER: 'embedded' } });
+    expect(run.code).to.equal(1);
+    expect(run.output).to.include('error: extension "vector" is not available');
+    expect(run.output).to.include(
+      'hint: this server has no vector extension: DB_PROVIDER=pglite has pgvector, uuid-ossp, pg_trgm and pgcrypto without Docker; or DB_PROVIDER=docker with an image that has it (DB_IMAGE=pgvector/pgvector:pg15 for vector)',
+    );
   });
 
   it('refuses DB_MIGRATE_AS=superuser against a database the tasks did not start', async () => {
