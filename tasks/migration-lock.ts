@@ -1,6 +1,6 @@
 import type { Client } from 'pg';
 import type { Config, LockMode } from './config';
-import { formatDuration } from './duration';
+import { formatDuration, MAX_TIMEOUT_MS } from './duration';
 import { TaskError } from './errors';
 import { advisoryLockHolder, describeSession, type SessionInfo } from './lock-diagnosis';
 import type { Logger } from './logger';
@@ -43,7 +43,7 @@ export async function acquireMigrationLock(client: Client, { lockId, mode, waitT
   );
   const started = performance.now();
   // Only this statement waits this long: the run's own lock_timeout / statement_timeout are set after it.
-  await client.query("SELECT set_config('lock_timeout', $1, false), set_config('statement_timeout', '0', false)", [`${waitTimeoutMs}ms`]);
+  await client.query("SELECT set_config('lock_timeout', $1, false), set_config('statement_timeout', '0', false)", [`${Math.min(waitTimeoutMs, MAX_TIMEOUT_MS)}ms`]);
   try {
     await client.query('SELECT pg_advisory_lock($1::bigint)', [lockId]);
   } catch (error) {

@@ -1,6 +1,9 @@
 import type { Direction } from './config';
 import type { Logger } from './logger';
 
+const BATCH_AFTER = 20;
+const BATCH_MS = 200;
+
 /**
  * A logger for node-pg-migrate's runner that turns its chatter into one line per migration with its duration, and
  * keeps its error output (the failing SQL with a caret) for the error message instead of printing it.
@@ -14,6 +17,9 @@ export class MigrationProgress {
   failureDetail?: string;
   readonly finished: string[] = [];
   #currentStarted = 0;
+  /** Lines of a long run waiting to be printed together (see #print). */
+  #unprinted: string[] = [];
+  #lastPrinted = performance.now();
 
   constructor(
     private readonly logger: Logger,
@@ -33,6 +39,14 @@ export class MigrationProgress {
   /** Call when the runner returned: the last migration is done. */
   finish(): void {
     this.#finishCurrent();
+    this.flush();
+  }
+
+  /** Prints the lines a long run has held back. */
+  flush(): void {
+    if (this.#unprinted.length > 0) this.logger.info(this.#unprinted.join('\n'));
+    this.#unprinted = [];
+    this.#lastPrinted = performance.now();
   }
 
   /**
@@ -41,6 +55,7 @@ export class MigrationProgress {
    * to the marked migration; any other error (thrown by an up/down function) to the one after it.
    */
   failure(error: unknown): { migration?: string; completedBefore: number } {
+    this.flush();
     const fromDatabase = typeof (error as { severity?: unknown })?.severity === 'string';
     if (fromDatabase || this.planned.length === 0) return { migration: this.current, completedBefore: this.finished.length };
     const next = this.current ? this.planned.indexOf(this.current) + 1 : 0;
@@ -68,10 +83,23 @@ export class MigrationProgress {
     }
   }
 
+  /**
+   * One line per migration, at once for a short run; a run of more than {@link BATCH_AFTER} migrations prints them
+   * every {@link BATCH_MS} ms as one message: a timestamp formatted per line costs more than a trivial migration.
+   */
+  #print(line: string): void {
+    if (this.planned.length <= BATCH_AFTER) {
+      this.logger.info(line);
+      return;
+    }
+    this.#unprinted.push(line);
+    if (performance.now() - this.#lastPrinted >= BATCH_MS) this.flush();
+  }
+
   #finishCurrent(): void {
     if (!this.current) return;
     const arrow = this.direction === 'up' ? '↑' : '↓';
-    this.logger.info(`  ${arrow} ${this.current} (${Math.round(performance.now() - this.#currentStarted)} ms)`);
+    this.#print(`  ${arrow} ${this.current} (${Math.round(performance.now() - this.#currentStarted)} ms)`);
     this.finished.push(this.current);
     this.current = undefined;
   }

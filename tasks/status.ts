@@ -94,7 +94,8 @@ export function createStatusTask(ctx: TaskContext, { write = (text) => void proc
       if (config.json) {
         write(`${JSON.stringify(statusDocument({ folder, config, migrations, accepted, summary, exitCode }), null, 2)}\n`);
       } else {
-        for (const line of formatStatus({ folder, config, migrations, summary })) ctx.logger.info(line);
+        // One message, so one timestamp: formatting gulp's timestamp per line cost ~0.5 s for 10 000 rows.
+        ctx.logger.info(formatStatus({ folder, config, migrations, summary }).join('\n'));
       }
       ctx.setExitCode(exitCode);
     },

@@ -75,8 +75,15 @@ describe('migrate:status against a real server', function () {
     await runner({ databaseUrl: url, dir: project.migrationsDir, migrationsTable: 'pgmigrations', direction, count: direction === 'up' ? Infinity : 1, singleTransaction: true, checkOrder: true, logger: SILENT });
   }
   /** What migrate:status printed (not ensureEnv's debug line or waitDb's "Database ready"), with run times as <time>. */
+  /** Each printed line, as `level: line`; the table comes as one multi-line message (one timestamp in gulp's log). */
   const printed = (run: StatusRun) =>
-    run.logger.lines.filter((line) => !line.startsWith('debug:') && !line.includes('Database ready')).map((line) => line.replace(/\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC/g, '<time>'));
+    run.logger.lines
+      .filter((line) => !line.startsWith('debug:') && !line.includes('Database ready'))
+      .flatMap((message) => {
+        const level = message.slice(0, message.indexOf(': ') + 2);
+        return message.slice(level.length).split('\n').map((line) => `${level}${line}`);
+      })
+      .map((line) => line.replace(/\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC/g, '<time>'));
   const sha256 = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
   const recordedChecksums = async (url: string) =>
     Object.fromEntries((await query<{ name: string; sha256: string }>(url, 'SELECT name, sha256 FROM pgmt_migration_checksums ORDER BY name')).map((row) => [row.name, row.sha256]));

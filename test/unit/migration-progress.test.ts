@@ -19,6 +19,23 @@ describe('MigrationProgress', () => {
     expect(progress.finished).to.deep.equal(['1_a', '2_b']);
   });
 
+  it('prints a run of more than 20 migrations in grouped messages, every line there by the end, and before a failure', () => {
+    const names = Array.from({ length: 30 }, (_, index) => `${index + 1}_m`);
+    const logger = createRecordingLogger();
+    const progress = new MigrationProgress(logger, 'up');
+    runnerSaid(progress, '> Migrating files:', ...names.map((name) => `> - ${name}`), ...names.map((name) => `### MIGRATION ${name} (UP) ###`));
+    expect(logger.lines.filter((line) => line.startsWith('info:')), 'grouped: nothing printed line by line').to.have.length.below(2);
+    progress.finish();
+    const printed = logger.lines.filter((line) => line.startsWith('info:')).flatMap((message) => message.slice('info: '.length).split('\n'));
+    expect(printed.map((line) => line.replace(/\d+ ms/, 'N ms'))).to.deep.equal(names.map((name) => `  ↑ ${name} (N ms)`));
+
+    const failing = createRecordingLogger();
+    const halfway = new MigrationProgress(failing, 'up');
+    runnerSaid(halfway, ...names.map((name) => `> - ${name}`), ...names.slice(0, 5).map((name) => `### MIGRATION ${name} (UP) ###`));
+    halfway.failure(Object.assign(new Error('boom'), { severity: 'ERROR' }));
+    expect(failing.text()).to.include('↑ 4_m');
+  });
+
   it('blames a database error on the migration whose SQL was running', () => {
     const progress = new MigrationProgress(createRecordingLogger(), 'up');
     runnerSaid(progress, '> - 1_a', '> - 2_b', '### MIGRATION 1_a (UP) ###', '### MIGRATION 2_b (UP) ###');
