@@ -28,7 +28,7 @@ export function createMigrateTask(ctx: TaskContext, options: MigrateOptions = {}
     {
       name: 'migrate',
       description: 'Run pending migrations (or roll back) with node-pg-migrate, in one transaction',
-      flags: ['direction', 'count', 'migrationsDir', 'singleTransaction', 'dryRun', 'lint'],
+      flags: ['direction', 'count', 'migrationsDir', 'ignorePattern', 'singleTransaction', 'dryRun', 'lint', 'lockMode', 'lockTimeout', 'statementTimeout'],
     },
     async () => {
       const config = requireConfig(ctx);

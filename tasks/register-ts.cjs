@@ -5,10 +5,14 @@
  * nothing (`npm run typecheck` does). `.gulp.js` preloads it for gulp; `.mocharc.json` and the bench use it too.
  */
 const { readFileSync } = require('node:fs');
+const path = require('node:path');
 const { createJiti } = require('jiti');
 
 if (!require.extensions['.ts']) {
-  const jiti = createJiti(__filename, { fsCache: true });
+  // An explicit folder: left to itself, jiti looks for node_modules beside this file, finds none, and falls back to
+  // TMPDIR (where Node 20's recursive mkdir loops forever on a TMPDIR such as /proc).
+  const fsCache = path.join(path.dirname(require.resolve('jiti/package.json')), '..', '.cache', 'jiti');
+  const jiti = createJiti(__filename, { fsCache });
   require.extensions['.ts'] = function loadTypeScript(module, filename) {
     const source = readFileSync(filename, 'utf8');
     const code = jiti.transform({ source, filename, ts: true });

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync } from 'node:fs';
 import { chmod, lstat, mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -66,10 +66,36 @@ export async function findTemplate(cacheDir: string, key: string): Promise<Clust
   }
 }
 
-/** Copies the template's data dir to `dataDir`, keeping owners and modes (the server's user owns it; mode 0700). */
+/**
+ * Copies the template's data dir to `dataDir`, keeping owners and modes (the server's user owns it; mode 0700). The
+ * copy is bound by per-file system calls (~1 300 small files), so it runs as several `cp` at once: one per database
+ * under base/, one for the rest (~0.2 s instead of ~0.33 s on 2 cores).
+ */
 export function copyTemplate(template: ClusterTemplate, dataDir: string): RunningCommand {
-  const reflink = process.platform === 'linux' ? ['--reflink=auto'] : [];
-  return runCommand('cp', ['-a', ...reflink, template.dataDir, dataDir]);
+  const cp = (sources: string[], target: string) => runCommand('cp', ['-a', ...(process.platform === 'linux' ? ['--reflink=auto'] : []), ...sources, target]);
+  const base = path.join(template.dataDir, 'base');
+  let copies: RunningCommand[] = [];
+  let killed = false;
+  const done = (async () => {
+    const [top, databases, dirInfo, baseInfo] = await Promise.all([readdir(template.dataDir), readdir(base), stat(template.dataDir), stat(base)]);
+    if (killed) throw new Error('the copy was stopped');
+    for (const [dir, info] of [[dataDir, dirInfo], [path.join(dataDir, 'base'), baseInfo]] as const) {
+      mkdirSync(dir, { mode: info.mode & 0o777 });
+      if (process.getuid?.() === 0) chownSync(dir, info.uid, info.gid);
+    }
+    const rest = top.filter((entry) => entry !== 'base').map((entry) => path.join(template.dataDir, entry));
+    copies = [cp(rest, dataDir), ...databases.map((database) => cp([path.join(base, database)], path.join(dataDir, 'base')))];
+    await Promise.all(copies.map((copy) => copy.done));
+  })();
+  done.catch(() => undefined);
+  return {
+    done,
+    kill: async () => {
+      killed = true;
+      await Promise.all(copies.map((copy) => copy.kill()));
+      await done.catch(() => undefined);
+    },
+  };
 }
 
 /**

@@ -1,5 +1,4 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, mkdtempSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { chown, open, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -14,6 +13,7 @@ import { poll } from '../poll';
 import { freePort } from './free-port';
 import { clusterCacheDir, copyTemplate, findTemplate, saveTemplate, templateKey } from './cluster-template';
 import { reapOrphanedServers, writeRunRecord } from './orphans';
+import { makePrivateTempDir } from './private-temp-dir';
 import { asIdentity, serverIdentity, type OsIdentity } from './os-user';
 import { findPgBinaries, type PgBinaries } from './pg-binaries';
 import { isOurProcess, stopProcess } from './process-control';
@@ -189,12 +189,6 @@ async function stopAndRemove(pid: number | undefined, tempDir: string): Promise<
   await rm(tempDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
 }
 
-function makePrivateTempDir(identity: OsIdentity): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'pgmt-'));
-  chmodSync(dir, 0o700);
-  if (identity.uid !== undefined) chownSync(dir, identity.uid, identity.gid!);
-  return dir;
-}
 
 async function initCluster(
   binaries: PgBinaries,

@@ -239,7 +239,7 @@ describe('faults', function () {
     // gulp spins at 100% CPU forever in jiti's recursive mkdir of /proc/jiti (Node 20's recursive mkdir loops there).
     // With that fixed, gulp-cli itself refuses before any task runs (it cannot cache its v8flags file in TMPDIR); the
     // embedded provider's own message for such a TMPDIR is tested in-process below.
-    it.skip('TMPDIR where no folder can be created (/proc): refused at once, no hang', async () => {
+    it('TMPDIR where no folder can be created (/proc): refused at once, no hang', async () => {
       const run = await finished(startGulp(['migrate:local'], { cwd: project.dir, env: { DB_PROVIDER: 'embedded', TMPDIR: '/proc' } }), 'migrate:local with TMPDIR=/proc');
       expect(run.code, run.output).to.equal(1);
       expect(run.output).to.include('Unable to cache a config file for v8flags');
@@ -248,7 +248,7 @@ describe('faults', function () {
 
     // Pending until embedded.ts creates its temp dir with tasks/providers/private-temp-dir.ts (see the report): today
     // this ends in "the database server did not stay up (connect ECONNREFUSED …) … could not access directory".
-    it.skip('TMPDIR the server\'s OS user cannot traverse (mode 0500): says which folder and what to do', async function () {
+    it('TMPDIR the server\'s OS user cannot traverse (mode 0500): says which folder and what to do', async function () {
       if (process.getuid?.() !== 0) this.skip();
       chmodSync(tmp, 0o500);
       await refused(

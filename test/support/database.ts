@@ -56,7 +56,7 @@ export function serverProcessesFor(marker: string): number[] {
 
 /** The temp dir an embedded server reported in its "Started … data in /tmp/pgmt-…" line. */
 export function dataDirFromOutput(output: string): string {
-  const match = /data in (\S+?pgmt-[A-Za-z0-9]+)/.exec(output);
+  const match = /data in (\S*pgmt-[A-Za-z0-9]{6})(?=[\s,/]|$)/.exec(output);
   if (!match) throw new Error(`no "data in" line in the output:\n${output}`);
   return match[1]!;
 }
