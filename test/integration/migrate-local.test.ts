@@ -180,7 +180,7 @@ describe('gulp migrate:local, end to end', function () {
     for (const [flag, description] of [
       ['--direction up|down', 'which way to migrate (default: up)'],
       ['--count N|all', 'how many migrations (default: all up, 1 down, 1 for redo)'],
-      ['--provider auto|embedded|docker|compose|external', 'how to get a database (default: DB_PROVIDER or auto)'],
+      ['--provider auto|embedded|docker|compose|external|pglite', 'how to get a database (default: DB_PROVIDER or auto)'],
       ['--timeout SECONDS', 'how long to wait for the database (default: DB_WAIT_TIMEOUT or 30)'],
       ['--migrations-dir DIR', 'folder of migrations (default: MIGRATIONS_DIR or migrations)'],
       ['--dotenv FILE', 'environment file to load (default: .env, if present)'],
