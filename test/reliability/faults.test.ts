@@ -14,21 +14,10 @@ import { findPgBinaries } from '../../tasks/providers/pg-binaries';
 import { makePrivateTempDir } from '../../tasks/providers/private-temp-dir';
 import { takeSnapshot } from '../../tasks/schema-snapshot';
 import { query, serverProcessesFor, startTestServer, type TestServer } from '../support/database';
-import { createTestProject, startGulp, type GulpProcess, type GulpRun, type TestProject } from '../support/project';
+import { BATCH_MIGRATIONS, createTestProject, startGulp, type GulpProcess, type GulpRun, type TestProject } from '../support/project';
 import { createRecordingLogger } from '../support/recording-logger';
 
-const BATCH = [
-  '1200000000001_create_accounts',
-  '1200000000002_create_account_status',
-  '1200000000003_add_accounts_status',
-  '1200000000004_seed_accounts',
-  '1200000000005_create_orders',
-  '1200000000006_create_order_notes',
-  '1200000000007_create_touch_function',
-  '1200000000008_create_orders_trigger',
-  '1200000000009_create_order_totals',
-  '1200000000010_add_accounts_note',
-];
+const BATCH = BATCH_MIGRATIONS;
 /** The sixth of the batch, made to fail half-way: it creates its table, then refers to one that does not exist. */
 const FAILING_SIXTH = `import type { MigrationBuilder } from 'node-pg-migrate';
 

@@ -10,23 +10,12 @@ import { createRedoTask } from '../../tasks/redo';
 import { takeSnapshot } from '../../tasks/schema-snapshot';
 import { createWaitDbTask } from '../../tasks/wait-db';
 import { query, startTestServer, type TestServer } from '../support/database';
-import { createTestProject, type TestProject } from '../support/project';
+import { BATCH_MIGRATIONS, createTestProject, type TestProject } from '../support/project';
 import { createRecordingLogger, type RecordingLogger } from '../support/recording-logger';
 
 /** node-pg-migrate's run lock (its PG_MIGRATE_LOCK_ID). */
 const RUN_LOCK_ID = '7241865325823964';
-const BATCH = [
-  '1200000000001_create_accounts',
-  '1200000000002_create_account_status',
-  '1200000000003_add_accounts_status',
-  '1200000000004_seed_accounts',
-  '1200000000005_create_orders',
-  '1200000000006_create_order_notes',
-  '1200000000007_create_touch_function',
-  '1200000000008_create_orders_trigger',
-  '1200000000009_create_order_totals',
-  '1200000000010_add_accounts_note',
-];
+const BATCH = BATCH_MIGRATIONS;
 const LOCK_HINT =
   'find the session holding the lock (listed above, or in pg_stat_activity) and let it finish or end it (SELECT pg_terminate_backend(PID)), ' +
   'or fix 1200000000010_add_accounts_note if it is at fault, or raise --lock-timeout; then run the command again';

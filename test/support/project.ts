@@ -14,6 +14,20 @@ export const STARTER_MIGRATIONS = [
   '1732500004000_create_tags',
 ];
 
+/** test/fixtures/batch: ten migrations (tables, enum, seed data, function, trigger, view), in order. */
+export const BATCH_MIGRATIONS = [
+  '1200000000001_create_accounts',
+  '1200000000002_create_account_status',
+  '1200000000003_add_accounts_status',
+  '1200000000004_seed_accounts',
+  '1200000000005_create_orders',
+  '1200000000006_create_order_notes',
+  '1200000000007_create_touch_function',
+  '1200000000008_create_orders_trigger',
+  '1200000000009_create_order_totals',
+  '1200000000010_add_accounts_note',
+];
+
 /** A throw-away project folder: its own migrations, .env and kept-database record, nothing of the developer's. */
 export interface TestProject {
   dir: string;
