@@ -10,6 +10,7 @@ import { migrationUrl } from './migration-role';
 import { readMigrationFolder, type MigrationFolder } from './migration-folder';
 import { assertLintClean } from './lint/preflight';
 import { runMigrations } from './run-migrations';
+import { installSignalHandlers } from './signals';
 
 export interface MigrateOptions {
   /** Default direction when --direction is not given. Default: 'up'. */
@@ -53,7 +54,8 @@ export function createMigrateTask(ctx: TaskContext, options: MigrateOptions = {}
         await assertLintClean(config, ctx.logger, { willApply, linted: ctx.preflightLint });
       }
       const started = performance.now();
-      const ran = await runMigrations({ config, url, direction, count, logger: ctx.logger });
+      installSignalHandlers(ctx);
+      const ran = await runMigrations({ config, url, direction, count, logger: ctx.logger, cleanups: ctx.cleanups });
       ctx.logger.info(summary(direction, ran.length, Math.round(performance.now() - started)));
     },
   );

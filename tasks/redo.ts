@@ -6,6 +6,7 @@ import { TaskError, messageOf } from './errors';
 import { withClient } from './pg-client';
 import { migrationUrl } from './migration-role';
 import { runMigrations } from './run-migrations';
+import { installSignalHandlers } from './signals';
 
 export interface RedoOptions {
   /** How many to redo when --count is not given. Default: 1. */
@@ -30,6 +31,7 @@ export function createRedoTask(ctx: TaskContext, { count: defaultCount = 1 }: Re
       rejectUnsupportedFlags(config);
       const count = config.count ?? defaultCount;
       const url = migrationUrl(ctx, config);
+      installSignalHandlers(ctx);
       const started = performance.now();
 
       const applied = await readLedger(url, config);
@@ -45,7 +47,7 @@ export function createRedoTask(ctx: TaskContext, { count: defaultCount = 1 }: Re
       const run = (direction: 'up' | 'down', n: number) => {
         // jiti keeps loaded migrations in Node's module cache: drop them, so a file edited since (the point of redo)
         // is read again when the same process (gulp watch, tests) ran migrations before.
-        return runMigrations({ config, url, direction, count: n, logger: ctx.logger });
+        return runMigrations({ config, url, direction, count: n, logger: ctx.logger, cleanups: ctx.cleanups });
       };
       let rolledBack: string[];
       try {

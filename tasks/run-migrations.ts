@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { describeChecksumFailure, recordChecksums } from './checksums';
+import type { Cleanups } from './cleanups';
 import type { Config, Direction } from './config';
 import { sessionsHoldingLocks } from './lock-diagnosis';
 import { explainMigrationFailure, isTimeoutFailure } from './migration-errors';
@@ -21,6 +22,8 @@ export interface RunMigrationsOptions {
   /** How many; Infinity for all. */
   count: number;
   logger: Logger;
+  /** The run's cleanups (Ctrl-C, SIGTERM): while the runner works, they cancel its statement on the server. */
+  cleanups?: Cleanups;
 }
 
 /** A migration the runner applied or rolled back. */
@@ -36,7 +39,7 @@ export interface RanMigration {
  * `--lock-mode wait` can wait with a bound and a message; the runner then runs with `noLock`), then the session's
  * --lock-timeout / --statement-timeout.
  */
-export async function runMigrations({ config, url, direction, count, logger }: RunMigrationsOptions): Promise<RanMigration[]> {
+export async function runMigrations({ config, url, direction, count, logger, cleanups }: RunMigrationsOptions): Promise<RanMigration[]> {
   const { runner, PG_MIGRATE_LOCK_ID } = await import('node-pg-migrate');
   const lockId = String(PG_MIGRATE_LOCK_ID);
   if (direction === 'down') await assertRollbacksFor(url, config, count);
@@ -46,29 +49,35 @@ export async function runMigrations({ config, url, direction, count, logger }: R
     // Our own client (withClient listens for its 'error' events): a connection lost mid-run then rejects the
     // runner's query with a message we explain, instead of escaping as an unhandled 'error' event.
     const ran = await withClient(url, async (client) => {
-      await acquireMigrationLock(client, { lockId, mode: config.lockMode, waitTimeoutMs: config.waitTimeoutMs, logger });
+      const stopCancelling = cancelOnCleanup(cleanups, url, (client as unknown as { processID?: number }).processID);
       try {
-        await applySessionTimeouts(client, config);
-        return await runner({
-          dbClient: client,
-          dir: config.migrationsDir,
-          migrationsTable: config.migrationsTable,
-          direction,
-          count,
-          singleTransaction: config.singleTransaction,
-          checkOrder: true,
-          noLock: true,
-          ignorePattern: config.ignorePattern ?? DEFAULT_IGNORE_PATTERN,
-          // The same strategy as node-pg-migrate/migrationLoader's, typed from its legacy entry point.
-          migrationLoaderStrategies: (await sqlLoaderStrategies()) as unknown as RunnerOption['migrationLoaderStrategies'],
-          logger: progress.runnerLogger,
-        });
-      } catch (error) {
-        // Per-migration mode leaves the failed migration's transaction open (aborted): end it before the unlock.
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw error;
+        await client.query("SET client_connection_check_interval = '1s'").catch(() => undefined);
+        await acquireMigrationLock(client, { lockId, mode: config.lockMode, waitTimeoutMs: config.waitTimeoutMs, logger });
+        try {
+          await applySessionTimeouts(client, config);
+          return await runner({
+            dbClient: client,
+            dir: config.migrationsDir,
+            migrationsTable: config.migrationsTable,
+            direction,
+            count,
+            singleTransaction: config.singleTransaction,
+            checkOrder: true,
+            noLock: true,
+            ignorePattern: config.ignorePattern ?? DEFAULT_IGNORE_PATTERN,
+            // The same strategy as node-pg-migrate/migrationLoader's, typed from its legacy entry point.
+            migrationLoaderStrategies: (await sqlLoaderStrategies()) as unknown as RunnerOption['migrationLoaderStrategies'],
+            logger: progress.runnerLogger,
+          });
+        } catch (error) {
+          // Per-migration mode leaves the failed migration's transaction open (aborted): end it before the unlock.
+          await client.query('ROLLBACK').catch(() => undefined);
+          throw error;
+        } finally {
+          await releaseMigrationLock(client, lockId);
+        }
       } finally {
-        await releaseMigrationLock(client, lockId);
+        stopCancelling();
       }
     });
     progress.finish();
@@ -90,6 +99,20 @@ export async function runMigrations({ config, url, direction, count, logger }: R
     const lockHolders = isTimeoutFailure(error) ? await withClient(url, (client) => sessionsHoldingLocks(client)).catch(() => undefined) : undefined;
     throw explainMigrationFailure(error, { config, direction, migration, detail: progress.failureDetail, finishedCount: completedBefore, lockHolders });
   }
+}
+
+/**
+ * An interrupted run must not leave its statement running on the server, holding its locks. While the runner works,
+ * the run's cleanups (Ctrl-C, SIGTERM) cancel its statement from a connection of their own (a role may cancel its own
+ * sessions; the server then rolls the transaction back). A gulp killed outright is covered by the session's
+ * client_connection_check_interval (set above: the server notices the lost client within a second, even mid-statement;
+ * PostgreSQL 14+, ignored before). Returns the function that ends this.
+ */
+function cancelOnCleanup(cleanups: Cleanups | undefined, url: string, pid: number | undefined): () => void {
+  if (!cleanups || pid === undefined) return () => undefined;
+  return cleanups.add('migration statement', async () => {
+    await withClient(url, (other) => other.query('SELECT pg_cancel_backend($1)', [pid]), 2_000).catch(() => undefined);
+  });
 }
 
 /** A down run stops before the database is touched when a `.sql` migration it would roll back has no rollback. */

@@ -95,6 +95,37 @@ describe('interrupted runs', function () {
     expect(serverProcessesFor(tmp)).to.deep.equal([]);
   });
 
+  for (const signal of ['SIGINT', 'SIGKILL'] as const) {
+    it(`${signal} of \`gulp migrate\`: its statement does not go on running on the server, holding its locks`, async () => {
+      project.addMigrations('starter');
+      const env = { ...EMBEDDED, TMPDIR: tmp, KEEP_DB: '1' };
+      const first = await runGulp(['migrate:local'], { cwd: project.dir, env });
+      expect(first.code, first.output).to.equal(0);
+      const kept = JSON.parse(readFileSync(keptStatePath(project.dir), 'utf8')) as KeptDatabaseState;
+
+      cpSync(path.join(FIXTURES, 'slow', '1000000000001_slow.ts'), path.join(project.migrationsDir, `${SLOW_AFTER_STARTER}.ts`));
+      const marker = path.join(project.dir, 'slow-marker');
+      const gulp = startGulp(['migrate'], { cwd: project.dir, env: { ...env, SLOW_MIGRATION_MARKER: marker } });
+      await untilSlowMigrationRuns(gulp, marker);
+      gulp.kill(signal);
+      const run = await gulp.done;
+      expect(run.signal ?? run.code, run.output).to.equal(signal);
+
+      // Ctrl-C cancels the statement at once; after SIGKILL the server notices the lost client within a second.
+      const sleeping = async () => query<{ n: number }>(kept.superuserUrl!, "SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60)%' AND pid <> pg_backend_pid()");
+      for (let waited = 0; (await sleeping())[0]!.n > 0; waited += 100) {
+        if (waited > 5_000) throw new Error('the interrupted migration is still running on the server');
+        await sleep(100);
+      }
+      expect(await query(kept.url, "SELECT to_regclass('public.slow_table') IS NULL AS absent")).to.deep.equal([{ absent: true }]);
+      // The run lock went with it: the next run is not told that another migration is running.
+      const status = await runGulp(['migrate:status'], { cwd: project.dir, env });
+      expect(status.output).to.match(new RegExp(`pending +${SLOW_AFTER_STARTER}`));
+      const next = await runGulp(['migrate', '--lock-mode', 'fail', '--statement-timeout', '1s'], { cwd: project.dir, env });
+      expect(next.output).not.to.include('another migration is running');
+    });
+  }
+
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     it(`${signal} mid-migration on a kept database: the migration is neither recorded nor half-applied`, async () => {
       project.addMigrations('starter');
