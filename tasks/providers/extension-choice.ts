@@ -21,6 +21,8 @@ export interface ExtensionChoice {
  * the binaries have them all, or we cannot tell); then only the migrations folder was read.
  */
 export async function extensionChoice(config: Config): Promise<ExtensionChoice | undefined> {
+  // DB_PG_BIN / DB_PG_VERSION choose the local binaries: never trade them silently for another server version.
+  if (config.pgBin !== undefined || config.pgVersion !== undefined) return undefined;
   const required = await requiredExtensions(config.migrationsDir);
   if (required.length === 0) return undefined;
   const names = required.map((extension) => extension.name);

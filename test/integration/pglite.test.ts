@@ -241,12 +241,12 @@ describe('the pglite provider (PostgreSQL in WASM, with pgvector)', function () 
       );
     });
 
-    it('picks PGlite when no local binaries are usable, naming why', async () => {
-      const choice = await choose(project.dir, { DB_PG_BIN: path.join(project.dir, 'no-such-bin') });
-      expect(choice.provider.name).to.equal('pglite');
-      expect(choice.reason).to.match(
-        /^no container runtime answers \(.*\); the migrations need extensions uuid-ossp, pg_trgm, vector, and no local PostgreSQL binaries are usable \(no PostgreSQL server binaries that user "[^"]+" can run; tried: .*no-such-bin \(DB_PG_BIN\): ENOENT: .*\); using PGlite$/,
-      );
+    it('never trades binaries chosen with DB_PG_BIN or DB_PG_VERSION for PGlite (another server version)', async () => {
+      const pins: Record<string, string>[] = [{ DB_PG_BIN: path.join(project.dir, 'no-such-bin') }, { DB_PG_VERSION: '15' }, { DB_PG_VERSION: '14' }];
+      for (const env of pins) {
+        const choice = await choose(project.dir, env);
+        expect(choice.provider.name, JSON.stringify(env)).to.equal('embedded');
+      }
     });
 
     it('keeps the local binaries when PGlite lacks an extension too, and says that neither has them all', async () => {
