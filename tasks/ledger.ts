@@ -1,5 +1,6 @@
 import { LEDGER_SCHEMA } from './checksums';
 import type { Config } from './config';
+import { TaskError, messageOf } from './errors';
 import { withClient } from './pg-client';
 
 /**
@@ -7,6 +8,18 @@ import { withClient } from './pg-client';
  * when the ledger table does not exist yet (nothing is created).
  */
 export async function readAppliedNames(url: string, config: Pick<Config, 'migrationsTable'>): Promise<string[] | undefined> {
+  return readLedger(url, config).catch((error: unknown) => {
+    throw new TaskError(`could not read node-pg-migrate's ledger ${LEDGER_SCHEMA}.${config.migrationsTable}: ${messageOf(error)}`, {
+      hint:
+        (error as { code?: string }).code === '42501'
+          ? `the ledger belongs to another role (a run with DB_MIGRATE_AS=superuser creates it as the superuser): run with the same DB_MIGRATE_AS, or let this role use it (GRANT ALL ON ${LEDGER_SCHEMA}.${config.migrationsTable}, ${LEDGER_SCHEMA}.pgmt_migration_checksums TO …)`
+          : 'check that MIGRATIONS_TABLE names the table node-pg-migrate writes and that the role may read it, then run the command again',
+      cause: error,
+    });
+  });
+}
+
+async function readLedger(url: string, config: Pick<Config, 'migrationsTable'>): Promise<string[] | undefined> {
   return withClient(url, async (client) => {
     await client.query('BEGIN TRANSACTION READ ONLY');
     try {

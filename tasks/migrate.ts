@@ -55,6 +55,7 @@ export function createMigrateTask(ctx: TaskContext, options: MigrateOptions = {}
       }
       const started = performance.now();
       installSignalHandlers(ctx);
+      if (config.migrateAs === 'superuser') ctx.logger.info(`Migrating as the server's superuser (DB_MIGRATE_AS=superuser), in database ${config.connection.database}`);
       const ran = await runMigrations({ config, url, direction, count, logger: ctx.logger, cleanups: ctx.cleanups });
       ctx.logger.info(summary(direction, ran.length, Math.round(performance.now() - started)));
     },

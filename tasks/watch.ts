@@ -64,7 +64,7 @@ export function createWatchTask(ctx: TaskContext, { watch = gulpWatch as unknown
     async () => {
       await prepare(ctx, flags);
       const config = requireConfig(ctx);
-      const lintFiles = lint ?? loadLinter().lintMigrationFiles;
+      const lintFiles = lint ?? uncached(loadLinter().lintMigrationFiles);
       const dir = config.migrationsDir;
       const folderName = `${path.relative(config.projectDir, dir) || dir}/`;
       const color = shouldUseColor({ env: ctx.env, argv: ctx.argv });
@@ -169,6 +169,14 @@ async function warmUp(lint: LintFiles, migrationsDir: string, projectDir: string
   const newest = readdirSync(migrationsDir).filter((name) => /^\d/.test(name)).sort().at(-1);
   if (!newest) return;
   await lint([path.join(migrationsDir, newest)], { migrationsDir, projectDir, newFiles: [] }).catch(() => undefined);
+}
+
+/**
+ * The linter without its on-disk cache: every file the watcher lints has just changed, its compiler stays loaded between
+ * saves, and the warm-up must load it (a cache hit would not).
+ */
+function uncached(lintFiles: LintFiles): LintFiles {
+  return (files, options) => lintFiles(files, { ...options, cache: false });
 }
 
 /** `✓ 1732…_x.ts: no problems (12 ms)`, or a headline with the counts and the findings, one line each with a hint. */

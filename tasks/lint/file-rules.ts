@@ -33,6 +33,12 @@ export interface FileRulesContext {
    * first file of a process, then tens of ms per file. False checks syntax only (a few ms per file).
    */
   typeCheck?: boolean;
+  /** The files' text as the caller read them (a file missing here is read from disk). */
+  texts?: ReadonlyMap<string, string | undefined>;
+  /** The folder's migrations in the runner's order, when the caller has read the folder already. */
+  inFolder?: readonly string[];
+  /** Filled with each TS/JS file's module as loaded, so that the caller renders it without loading it again. */
+  loaded?: Map<string, LoadResult>;
 }
 
 const SOURCE = 'pg-migrate-tasks' as const;
@@ -47,10 +53,18 @@ const NAME_PATTERN = /^\d+[_-][^.]/;
  * its SQL rules). Files node-pg-migrate skips (names starting with `.`) get no diagnostics.
  */
 export async function checkFiles(files: string[], context: FileRulesContext): Promise<Map<string, Diagnostic[]>> {
+  const [own, folder] = await Promise.all([checkOwnRules(files, context), checkFolderRules(files, context)]);
+  for (const [file, diagnostics] of folder) own.get(file)!.push(...diagnostics);
+  return own;
+}
+
+/**
+ * The file-level rules that look at nothing but the file itself (its name, syntax, types, whether it loads, its `up`):
+ * what the lint cache may keep per file. Same contract as {@link checkFiles}.
+ */
+export async function checkOwnRules(files: string[], context: FileRulesContext): Promise<Map<string, Diagnostic[]>> {
   const absolute = files.map((file) => path.resolve(file));
-  const results = new Map<string, Diagnostic[]>(absolute.map((file) => [file, []]));
-  const add = (file: string, diagnostic: Omit<Diagnostic, 'file' | 'source' | 'severity'> & { severity?: Severity }) =>
-    results.get(file)!.push({ severity: 'error', ...diagnostic, file, source: SOURCE });
+  const { results, add } = collector(absolute);
 
   const texts = new Map<string, string>();
   for (const file of absolute) {
@@ -67,14 +81,19 @@ export async function checkFiles(files: string[], context: FileRulesContext): Pr
       continue;
     }
     if (!SCRIPT_EXTENSIONS.has(path.extname(base).toLowerCase())) continue; // .sql: the SQL rules parse it
+    const given = context.texts?.get(file);
+    if (given !== undefined) {
+      texts.set(file, given);
+      continue;
+    }
     try {
       texts.set(file, await readFile(file, 'utf8'));
     } catch (error) {
       add(file, { ruleId: 'load-error', message: `cannot read ${base}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, hint: `check that ${base} exists and is readable` });
     }
   }
-
-  await folderRules(absolute, context, add);
+  // Nothing to compile: the TypeScript compiler is not even loaded.
+  if (texts.size === 0) return results;
 
   const compiled = context.typeCheck === false ? syntaxFindings(texts) : await compilerFindings(context.projectDir, texts);
   for (const [file, text] of texts) {
@@ -82,6 +101,7 @@ export async function checkFiles(files: string[], context: FileRulesContext): Pr
     const syntax = findings.find((found) => found.kind === 'syntax');
     for (const found of findings) add(file, compilerDiagnostic(found));
     const loaded = await loadMigrationModule(file);
+    context.loaded?.set(file, loaded);
     if (!loaded.ok) {
       add(file, {
         ruleId: 'load-error',
@@ -107,6 +127,12 @@ export async function prepareFileRules({ projectDir, typeCheck = true }: Pick<Fi
 }
 
 type Add = (file: string, diagnostic: Omit<Diagnostic, 'file' | 'source' | 'severity'> & { severity?: Severity }) => void;
+
+/** An empty diagnostic list per file, and the function that adds one (an error unless it says otherwise). */
+function collector(files: readonly string[]): { results: Map<string, Diagnostic[]>; add: Add } {
+  const results = new Map<string, Diagnostic[]>(files.map((file) => [file, []]));
+  return { results, add: (file, diagnostic) => results.get(file)!.push({ severity: 'error', ...diagnostic, file, source: SOURCE }) };
+}
 
 function nameProblem(base: string): Omit<Diagnostic, 'file' | 'source' | 'severity'> | undefined {
   const extension = path.extname(base);
@@ -142,6 +168,18 @@ function isLoadable(base: string): boolean {
   return /^\d/.test(base) ? !whyNotAMigration(base, 'file') : !whyNotAMigration(`0_${base}`, 'file');
 }
 
+/**
+ * The folder-level rules, `duplicate-timestamp` and `out-of-order`: each given file against the migrations folder (and
+ * against git). Their findings change when another file does, so the lint cache never keeps them: they run every time,
+ * in time linear in the folder's size. Same contract as {@link checkFiles}.
+ */
+export async function checkFolderRules(files: string[], context: FileRulesContext): Promise<Map<string, Diagnostic[]>> {
+  const absolute = files.map((file) => path.resolve(file));
+  const { results, add } = collector(absolute);
+  await folderRules(absolute, context, add);
+  return results;
+}
+
 /** `duplicate-timestamp` and `out-of-order`: each given file against the migrations folder. */
 async function folderRules(files: string[], context: FileRulesContext, add: Add): Promise<void> {
   const { getNumericPrefix } = await import('node-pg-migrate/utils/fileNameUtils');
@@ -153,20 +191,31 @@ async function folderRules(files: string[], context: FileRulesContext, add: Add)
       return undefined;
     }
   };
-  let inFolder: string[] = [];
-  try {
-    inFolder = (await readMigrationFolder(context.migrationsDir)).migrations.map((migration) => migration.path);
-  } catch {
-    // No folder yet: only the given files are compared.
+  let inFolder: readonly string[] = context.inFolder ?? [];
+  if (!context.inFolder) {
+    try {
+      inFolder = (await readMigrationFolder(context.migrationsDir)).migrations.map((migration) => migration.path);
+    } catch {
+      // No folder yet: only the given files are compared.
+    }
   }
   const isMigration = (file: string) => !path.basename(file).startsWith('.') && !whyNotAMigration(path.basename(file), 'file');
   const all = [...new Set([...inFolder, ...files.filter(isMigration)])];
   const stamps = new Map(all.map((file) => [file, timestampOf(file)]));
+  // Files by timestamp, in folder order: one pass, rather than a scan of the folder per file.
+  const byStamp = new Map<number, string[]>();
+  for (const file of all) {
+    const stamp = stamps.get(file);
+    if (stamp === undefined) continue;
+    const group = byStamp.get(stamp);
+    if (group) group.push(file);
+    else byStamp.set(stamp, [file]);
+  }
 
   for (const file of files) {
     const stamp = stamps.get(file);
     if (stamp === undefined) continue;
-    const others = all.filter((other) => other !== file && stamps.get(other) === stamp).map((other) => path.basename(other));
+    const others = byStamp.get(stamp)!.filter((other) => other !== file).map((other) => path.basename(other));
     if (others.length > 0) {
       add(file, {
         ruleId: 'duplicate-timestamp',

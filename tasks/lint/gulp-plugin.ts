@@ -72,7 +72,9 @@ async function lintBatch(files: LintedFile[], { migrationsDir, projectDir, confi
   const byFolder = new Map<string, LintedFile[]>();
   for (const file of files) {
     const folder = path.resolve(migrationsDir ?? path.dirname(file.path));
-    byFolder.set(folder, [...(byFolder.get(folder) ?? []), file]);
+    const group = byFolder.get(folder);
+    if (group) group.push(file);
+    else byFolder.set(folder, [file]);
   }
   for (const [folder, group] of byFolder) {
     const results = await lintMigrationFiles(

@@ -1,17 +1,23 @@
 // The migration linter's public API (the gulp plugin, `gulp lint`, the watcher and migrate's pre-flight use it): the
 // file-level rules (./file-rules), the SQL rules on what each migration renders (./sql-rules), optional Squawk
-// findings, then suppression comments and the project's `.pgmt-lint.json` applied.
+// findings, then suppression comments and the project's `.pgmt-lint.json` applied. Each file's own findings are kept
+// in the lint cache (./lint-cache), so that a run lints only the files that changed.
 import path from 'node:path';
 import { TaskError } from '../errors';
 import { readMigrationFolder } from '../migration-folder';
-import { checkFiles, FILE_RULES } from './file-rules';
+import { checkFolderRules, checkOwnRules, FILE_RULES } from './file-rules';
+import { declaresGlobals, defaultLintCacheDir, hash, LintCache, type CachedFile } from './lint-cache';
 import { closest, readLintConfig, unknownRule } from './lint-config';
+import type { LoadResult } from './load-migration';
 import { isFile, loadErrorMessage, loadMigrationActions, migrationSql, readText, SCRIPT_EXTENSIONS, snippet, type MigrationSql, type SourceLocation } from './migration-sql';
 import { loadSqlParser } from './sql-parser';
 import { checkStatements, SQL_RULES } from './sql-rules';
 import { findSquawk, offsetOf, runSquawk, SQUAWK_DUPLICATES, type SquawkInput } from './squawk';
 import { isSuppressed, scriptDirectives, sqlDirectives, type Directive } from './suppressions';
+import { checkedDeclarations } from './typescript-check';
 import type { Diagnostic, FileLintResult, LintConfig, LintOptions, RuleMeta, Severity } from './types';
+
+type MigrationBuilderActions = import('node-pg-migrate/sqlMigration').MigrationBuilderActions;
 
 export type { Diagnostic, FileLintResult, LintConfig, LintOptions, RuleMeta, Severity } from './types';
 export { CONFIG_FILE } from './lint-config';
@@ -46,7 +52,9 @@ interface Finding extends Diagnostic {
  * that involve them (duplicate timestamps, a new file older than the newest), and SQL rules on the SQL each one
  * renders, with suppressions and the project's `.pgmt-lint.json` applied. One result per file, in the order given,
  * diagnostics sorted by line; when the config file itself has problems, one more result for it comes last. Never
- * throws for a broken file (that is a diagnostic).
+ * throws for a broken file (that is a diagnostic). A file unchanged since an earlier run (same text, same tools and
+ * settings; see ./lint-cache) takes its own findings from the cache unless `options.cache` is false; the folder-level
+ * checks and the config's severities are applied on every run.
  * @param newFiles files that are new (e.g. the watcher's `add` events), for the out-of-order rule; default: files git
  *   does not track yet
  * @example const [result] = await lintMigrationFiles(['migrations/1732500005000_add_index.ts'], { migrationsDir: 'migrations', projectDir: '.' })
@@ -56,28 +64,80 @@ export async function lintMigrationFiles(files: string[], options: LintOptions &
   const projectDir = path.resolve(options.projectDir);
   const migrationsDir = path.resolve(options.migrationsDir);
   const absolute = files.map((file) => path.resolve(file));
+  const unique = [...new Set(absolute)];
   const { config, file: configFile, diagnostics: configDiagnostics } = readLintConfig(projectDir, isKnownRule, closestRule, options.config);
+  const typeCheck = (options.typeCheck ?? config.typeCheck) !== false;
+  const squawk = config.squawk === false ? undefined : findSquawk(projectDir);
+  const order = await folderOrder(migrationsDir);
+  const texts = new Texts();
+  const shorthands = new Shorthands(order, texts);
 
-  const typeCheck = options.typeCheck ?? config.typeCheck;
+  // The files that did not change since an earlier run are not linted again (see ./lint-cache).
+  const cacheDir = options.cache === false ? undefined : (options.cacheDir ?? defaultLintCacheDir(projectDir));
+  const cache = cacheDir
+    ? LintCache.open({ dir: cacheDir, projectDir, migrationsDir, typeCheck, squawk, globals: unique.filter(isScript).map((file) => texts.get(file) ?? '').filter(declaresGlobals) })
+    : undefined;
+  const own = new Map<string, CachedFile>();
+  const keys = new Map<string, string>();
+  for (const file of unique) {
+    const key = cache ? cacheKey(cache, file, texts, shorthands) : undefined;
+    const hit = key === undefined ? undefined : cache!.get(file, key);
+    if (hit) own.set(file, hit);
+    else if (key !== undefined) keys.set(file, key);
+  }
+  const misses = unique.filter((file) => !own.has(file));
+  const folderFindings = checkFolderRules(unique, { migrationsDir, projectDir, inFolder: order, ...(options.newFiles ? { newFiles: options.newFiles } : {}) });
+  if (misses.length > 0) {
+    for (const [file, linted] of await lintOwnRules(misses, { projectDir, migrationsDir, typeCheck, squawk, order, texts, shorthands })) {
+      own.set(file, linted);
+      const key = keys.get(file);
+      if (key !== undefined) cache!.set(file, key, linted);
+    }
+  }
+  const folder = await folderFindings;
+  cache?.save(typeCheck && misses.length > 0 ? { declarations: await checkedDeclarations(projectDir) } : {});
+
+  const results: FileLintResult[] = absolute.map((file) => {
+    const { findings, directives } = own.get(file)!;
+    const folderLevel = (folder.get(file) ?? []).filter((finding) => !isSuppressed(finding, directives));
+    return { file, diagnostics: finish([...findings, ...folderLevel], config) };
+  });
+  const configProblems = finish(configDiagnostics, config);
+  if (configProblems.length > 0) results.push({ file: configFile, diagnostics: configProblems });
+  return results;
+}
+
+/**
+ * The findings of each file's own rules (all but the folder-level ones: file rules, SQL rules, Squawk), suppression
+ * comments applied, with the comments: what the lint cache keeps. Loads the TypeScript compiler, the SQL parser and
+ * each migration.
+ */
+async function lintOwnRules(
+  files: string[],
+  { projectDir, migrationsDir, typeCheck, squawk, order, texts, shorthands }: { projectDir: string; migrationsDir: string; typeCheck: boolean; squawk: string | undefined; order: readonly string[]; texts: Texts; shorthands: Shorthands },
+): Promise<Map<string, CachedFile>> {
+  const loadedModules = new Map<string, LoadResult>();
+  const needsParser = files.some((file) => isScript(file) || path.extname(file).toLowerCase() === '.sql');
   const [fileDiagnostics] = await Promise.all([
-    checkFiles(absolute, { migrationsDir, projectDir, ...(options.newFiles ? { newFiles: options.newFiles } : {}), ...(typeCheck === undefined ? {} : { typeCheck }) }),
-    loadSqlParser(),
+    checkOwnRules(files, { migrationsDir, projectDir, typeCheck, texts: texts.map(files), inFolder: order, loaded: loadedModules }),
+    needsParser ? loadSqlParser() : undefined,
   ]);
-  const shorthands = await shorthandsLookup(migrationsDir);
+  shorthands.loaded = loadedModules;
 
   const perFile = new Map<string, { findings: Finding[]; sql?: MigrationSql; text?: string }>();
-  for (const file of absolute) {
-    if (perFile.has(file)) continue;
+  for (const file of files) {
     const findings: Finding[] = [...(fileDiagnostics.get(file) ?? [])];
     const entry: { findings: Finding[]; sql?: MigrationSql; text?: string } = { findings };
     perFile.set(file, entry);
     const extension = path.extname(file).toLowerCase();
     if (extension !== '.sql' && !SCRIPT_EXTENSIONS.includes(extension)) continue;
     if (path.basename(file).startsWith('.') || findings.some((finding) => finding.ruleId === 'load-error')) continue;
-    const text = readText(file);
+    const text = texts.get(file);
     if (text === undefined) continue;
     entry.text = text;
-    const loaded = await loadMigrationActions(file, text);
+    // The file rules loaded it already (TS/JS): the same module is rendered.
+    const module = loadedModules.get(file);
+    const loaded = module?.ok ? { actions: module.exports as unknown as MigrationBuilderActions } : await loadMigrationActions(file, text);
     if ('error' in loaded) {
       findings.push({
         ruleId: 'load-error',
@@ -89,18 +149,15 @@ export async function lintMigrationFiles(files: string[], options: LintOptions &
       });
       continue;
     }
-    const sql = await migrationSql(file, text, { projectDir, actions: loaded.actions, shorthands: await shorthands(file) });
+    const sql = await migrationSql(file, text, { projectDir, actions: loaded.actions, shorthands: await shorthands.before(file) });
     entry.sql = sql;
     findings.push(...sqlFindings(sql));
   }
 
-  if (config.squawk !== false) {
-    const binary = findSquawk(projectDir);
-    if (binary) await addSquawkFindings(binary, perFile);
-  }
+  if (squawk) await addSquawkFindings(squawk, perFile);
 
-  const results: FileLintResult[] = absolute.map((file) => {
-    const { findings, sql, text } = perFile.get(file)!;
+  const results = new Map<string, CachedFile>();
+  for (const [file, { findings, sql, text }] of perFile) {
     const directives: Directive[] = [];
     if (text !== undefined && sql?.kind === 'builder') directives.push(...scriptDirectives(file, text));
     if (sql) directives.push(...sqlDirectives(sql));
@@ -108,12 +165,24 @@ export async function lintMigrationFiles(files: string[], options: LintOptions &
       const ids = directive.ids.length === 0 ? [''] : directive.ids.filter((id) => !isKnownRule(id));
       return ids.map((id) => unknownRule(id, id ? closestRule(id) : undefined, { file, line: directive.line, column: directive.column, where: 'a lint-ignore comment' }));
     });
-    const kept = [...findings.filter((finding) => !isSuppressed(finding, directives)), ...unknown];
-    return { file, diagnostics: finish(kept, config) };
-  });
-  const configProblems = finish(configDiagnostics, config);
-  if (configProblems.length > 0) results.push({ file: configFile, diagnostics: configProblems });
+    const kept: Finding[] = [...findings.filter((finding) => !isSuppressed(finding, directives)), ...unknown];
+    const stored = kept.map(({ anchorLines: _anchors, statementKey: _key, ...diagnostic }) => diagnostic);
+    results.set(file, { findings: stored, directives });
+  }
   return results;
+}
+
+/**
+ * A file's cache key, or undefined when it is never cached: not a migration file the engine reads (a dotfile, another
+ * extension, unreadable), or one whose findings depend on other files (see LintCache.key). A TS/JS file's findings also
+ * depend on the column shorthands of the migrations before it: on those files' text.
+ */
+function cacheKey(cache: LintCache, file: string, texts: Texts, shorthands: Shorthands): string | undefined {
+  const extension = path.extname(file).toLowerCase();
+  if (path.basename(file).startsWith('.') || (extension !== '.sql' && !SCRIPT_EXTENSIONS.includes(extension))) return undefined;
+  const text = texts.get(file);
+  if (text === undefined) return undefined;
+  return cache.key(file, text, extension === '.sql' ? [] : [shorthands.hashBefore(file)]);
 }
 
 /**
@@ -204,31 +273,98 @@ function stepAt(steps: readonly string[], offset: number): { step: number; offse
   return { step: Math.max(0, steps.length - 1), offset: 0 };
 }
 
+/** The folder's migrations in the runner's order ([] when there is no folder: each file is then on its own). */
+async function folderOrder(migrationsDir: string): Promise<string[]> {
+  try {
+    return (await readMigrationFolder(migrationsDir)).migrations.map((migration) => migration.path);
+  } catch {
+    return [];
+  }
+}
+
+/** Files' text, each read once per run (undefined: it cannot be read). */
+class Texts {
+  readonly #texts = new Map<string, string | undefined>();
+
+  get(file: string): string | undefined {
+    if (!this.#texts.has(file)) this.#texts.set(file, readText(file));
+    return this.#texts.get(file);
+  }
+
+  map(files: readonly string[]): Map<string, string | undefined> {
+    return new Map(files.map((file) => [file, this.get(file)]));
+  }
+}
+
 /**
  * The column shorthands a migration sees: those exported by every migration before it in the folder (node-pg-migrate
- * passes them on). Only files that mention `shorthands` are loaded for it.
+ * passes them on). Only TS/JS files that mention `shorthands` can export some: only they are loaded for it, and only
+ * their text is part of the later files' cache keys. Linear in the folder: the merged shorthands after the k-th such
+ * file are computed once.
  */
-async function shorthandsLookup(migrationsDir: string): Promise<(file: string) => Promise<Record<string, unknown>>> {
-  let order: string[] = [];
-  try {
-    order = (await readMigrationFolder(migrationsDir)).migrations.map((migration) => migration.path);
-  } catch {
-    // No folder: each file sees only its own shorthands.
+class Shorthands {
+  readonly #position: Map<string, number>;
+  readonly #order: readonly string[];
+  readonly #texts: Texts;
+  /** The files that mention shorthands, by position in the folder. */
+  #providers?: { file: string; position: number }[];
+  /** merged[k]: the shorthands of the first k providers. */
+  readonly #merged: Promise<Record<string, unknown>>[] = [Promise.resolve({})];
+  /** hashes[k]: a hash of the first k providers' paths and texts. */
+  readonly #hashes: string[] = [''];
+  /** Modules loaded already in this run (by the file rules): not loaded again for their shorthands. */
+  loaded?: ReadonlyMap<string, LoadResult>;
+
+  constructor(order: readonly string[], texts: Texts) {
+    this.#order = order;
+    this.#texts = texts;
+    this.#position = new Map(order.map((file, index) => [file, index]));
   }
-  const mentions = new Map<string, boolean>();
-  return async (file) => {
-    const index = order.indexOf(file);
-    let merged: Record<string, unknown> = {};
-    for (const earlier of order.slice(0, Math.max(0, index))) {
-      if (!SCRIPT_EXTENSIONS.includes(path.extname(earlier).toLowerCase())) continue;
-      if (!mentions.has(earlier)) mentions.set(earlier, readText(earlier)?.includes('shorthands') ?? false);
-      if (!mentions.get(earlier)) continue;
-      const text = readText(earlier);
-      const loaded = text === undefined ? undefined : await loadMigrationActions(earlier, text);
-      if (loaded && 'actions' in loaded && loaded.actions.shorthands) merged = { ...merged, ...loaded.actions.shorthands };
+
+  /** The shorthands in effect for `file` (those of the migrations before it; {} for a file outside the folder). */
+  before(file: string): Promise<Record<string, unknown>> {
+    const count = this.#countBefore(file);
+    for (let k = this.#merged.length; k <= count; k += 1) {
+      const provider = this.#providers![k - 1]!.file;
+      this.#merged[k] = this.#merged[k - 1]!.then(async (merged) => {
+        const text = this.#texts.get(provider);
+        const module = this.loaded?.get(provider);
+        const loaded = module ? (module.ok ? { actions: module.exports as unknown as MigrationBuilderActions } : undefined) : text === undefined ? undefined : await loadMigrationActions(provider, text);
+        return loaded && 'actions' in loaded && loaded.actions.shorthands ? { ...merged, ...loaded.actions.shorthands } : merged;
+      });
     }
-    return merged;
-  };
+    return this.#merged[count]!;
+  }
+
+  /** What the shorthands `file` sees depend on, as a hash ('' when no earlier file can export any). */
+  hashBefore(file: string): string {
+    const count = this.#countBefore(file);
+    for (let k = this.#hashes.length; k <= count; k += 1) {
+      const provider = this.#providers![k - 1]!.file;
+      this.#hashes[k] = hash(`${this.#hashes[k - 1]}\0${provider}\0${this.#texts.get(provider) ?? ''}`);
+    }
+    return this.#hashes[count]!;
+  }
+
+  /** How many providers come before `file` in the folder. */
+  #countBefore(file: string): number {
+    const position = this.#position.get(file);
+    if (position === undefined || position === 0) return 0;
+    this.#providers ??= this.#order.flatMap((candidate, index) => (isScript(candidate) && this.#texts.get(candidate)?.includes('shorthands') ? [{ file: candidate, position: index }] : []));
+    // Binary search: the first provider at or after `position`.
+    let low = 0;
+    let high = this.#providers.length;
+    while (low < high) {
+      const middle = (low + high) >> 1;
+      if (this.#providers[middle]!.position < position) low = middle + 1;
+      else high = middle;
+    }
+    return low;
+  }
+}
+
+function isScript(file: string): boolean {
+  return SCRIPT_EXTENSIONS.includes(path.extname(file).toLowerCase());
 }
 
 /** Applies the config's severities (dropping `off` rules) and sorts by position; strips the engine's own fields. */

@@ -105,7 +105,9 @@ export async function runSquawk(binary: string, inputs: readonly SquawkInput[]):
       for (const violation of parseSquawkJson(output)) {
         const id = files.get(path.resolve(violation.file));
         if (!id) continue;
-        byId.set(id, [...(byId.get(id) ?? []), violation]);
+        const violations = byId.get(id);
+        if (violations) violations.push(violation);
+        else byId.set(id, [violation]);
       }
     }
   } finally {

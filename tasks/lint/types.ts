@@ -57,4 +57,15 @@ export interface LintOptions {
   typeCheck?: boolean;
   /** --ignore-pattern: entries of the folder that are not migrations (default: DEFAULT_IGNORE_PATTERN). */
   ignorePattern?: string;
+  /**
+   * Reuse each unchanged file's findings from an earlier run (tasks/lint/lint-cache.ts): a warm run over an unchanged
+   * folder loads no migration, no TypeScript compiler and no SQL parser. Default true; the watcher turns it off (its
+   * compiler stays loaded, and every file it lints has just changed).
+   */
+  cache?: boolean;
+  /**
+   * Where the cache lives. Default: `node_modules/.cache/pg-migrate-tasks/lint` in the nearest `node_modules` at or
+   * above `projectDir`; without one, nothing is cached.
+   */
+  cacheDir?: string;
 }

@@ -124,6 +124,20 @@ export async function warmUpTypeChecker(projectDir: string): Promise<void> {
   (await checkers.get(path.resolve(projectDir)))?.roots.delete(probe);
 }
 
+/**
+ * The `.d.ts` files the project's tsconfig.json includes (global declarations), when its language service was built in
+ * this process; undefined otherwise (nothing is loaded for it). The lint cache watches them.
+ */
+export async function checkedDeclarations(projectDir: string): Promise<string[] | undefined> {
+  const pending = checkers.get(path.resolve(projectDir));
+  if (!pending) return undefined;
+  try {
+    return [...(await pending).declarations];
+  } catch {
+    return undefined;
+  }
+}
+
 /** Forgets the language services (tests; a watcher whose tsconfig.json changed). */
 export function resetTypeCheckers(): void {
   checkers.clear();
