@@ -60,17 +60,21 @@ export function ledgerTableName(client: Pick<Client, 'escapeIdentifier'>, config
  */
 export async function recordChecksums(url: string, config: Config, ran: readonly RanMigration[], direction: Direction): Promise<void> {
   if (ran.length === 0 || config.dryRun) return;
+  await withClient(url, (client) => recordChecksumsWith(client, config, ran, direction));
+}
+
+/** {@link recordChecksums} on a connection the caller has (the runner's, once it has committed: no new login). */
+export async function recordChecksumsWith(client: Client, config: Config, ran: readonly RanMigration[], direction: Direction): Promise<void> {
+  if (ran.length === 0 || config.dryRun) return;
   const names = ran.map((migration) => migration.name);
   if (direction === 'down') {
-    await withClient(url, async (client) => {
-      const table = checksumTableName(client);
-      const { rows } = await client.query<{ exists: boolean }>('SELECT to_regclass($1) IS NOT NULL AS exists', [table]);
-      if (rows[0]?.exists) await client.query(`DELETE FROM ${table} WHERE name = ANY($1::text[])`, [names]);
-    });
+    const table = checksumTableName(client);
+    const { rows } = await client.query<{ exists: boolean }>('SELECT to_regclass($1) IS NOT NULL AS exists', [table]);
+    if (rows[0]?.exists) await client.query(`DELETE FROM ${table} WHERE name = ANY($1::text[])`, [names]);
     return;
   }
   const hashes = await Promise.all(ran.map((migration) => hashMigrationFile(migration.path)));
-  await withClient(url, (client) => upsertChecksums(client, names, hashes));
+  await upsertChecksums(client, names, hashes);
 }
 
 /** Creates the checksum table if needed and records `hashes[i]` for `names[i]`, now. Used by runs and by --accept. */

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { describeChecksumFailure, recordChecksums } from './checksums';
+import { describeChecksumFailure, recordChecksums, recordChecksumsWith } from './checksums';
 import type { Cleanups } from './cleanups';
 import type { Config, Direction } from './config';
 import { sessionsHoldingLocks } from './lock-diagnosis';
@@ -55,7 +55,7 @@ export async function runMigrations({ config, url, direction, count, logger, cle
         await acquireMigrationLock(client, { lockId, mode: config.lockMode, waitTimeoutMs: config.waitTimeoutMs, logger });
         try {
           await applySessionTimeouts(client, config);
-          return await runner({
+          const applied = await runner({
             dbClient: client,
             dir: config.migrationsDir,
             migrationsTable: config.migrationsTable,
@@ -69,6 +69,10 @@ export async function runMigrations({ config, url, direction, count, logger, cle
             migrationLoaderStrategies: (await sqlLoaderStrategies()) as unknown as RunnerOption['migrationLoaderStrategies'],
             logger: progress.runnerLogger,
           });
+          // Checksums for migrate:status, on the same session. Not in the runner's transaction (it has committed): a
+          // crash between the two leaves "no checksum", never false drift. Failing to record only warns: they ran.
+          await recordChecksumsWith(client, config, applied, direction).catch((error: unknown) => logger.warn(describeChecksumFailure(error)));
+          return applied;
         } catch (error) {
           // Per-migration mode leaves the failed migration's transaction open (aborted): end it before the unlock.
           await client.query('ROLLBACK').catch(() => undefined);
@@ -81,9 +85,6 @@ export async function runMigrations({ config, url, direction, count, logger, cle
       }
     });
     progress.finish();
-    // Checksums for migrate:status. Not in the runner's transaction (it has committed): a crash between the two leaves
-    // "no checksum", never false drift. Failing to record only warns: the migrations did run.
-    await recordChecksums(url, config, ran, direction).catch((error: unknown) => logger.warn(describeChecksumFailure(error)));
     return ran.map(({ name, path }) => ({ name, path }));
   } catch (error) {
     // Another run holds the lock: explained already, and nothing was changed.

@@ -5,31 +5,36 @@ const installed = new Set<TaskContext>();
 /** Ctrl-C, kill, and a closed terminal. */
 const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 let outputWatched = false;
+let signalsWatched = false;
 
 /**
- * On SIGINT/SIGTERM/SIGHUP, runs the context's cleanups once (stopping what this run started), then re-raises the signal
- * so the process ends with the signal's exit status. A second signal during cleanup is ignored with a note.
+ * On SIGINT/SIGTERM/SIGHUP, runs the cleanups of every context that asked for this once (stopping what the run
+ * started), then re-raises the signal so the process ends with the signal's exit status. A second signal during
+ * cleanup is ignored with a note. One listener per signal for the process, however many contexts (tests make many).
  */
 export function installSignalHandlers(ctx: TaskContext): void {
-  if (installed.has(ctx)) return;
   installed.add(ctx);
+  if (signalsWatched) return;
+  signalsWatched = true;
   let cleaning = false;
   const onSignal = (signal: NodeJS.Signals) => {
+    const contexts = [...installed];
     if (cleaning) {
-      ctx.logger.warn(`Received ${signal} again: still stopping the database, one moment`);
+      for (const each of contexts) each.logger.warn(`Received ${signal} again: still stopping the database, one moment`);
       return;
     }
     cleaning = true;
-    ctx.logger.warn(`Received ${signal}: stopping what this run started`);
-    ctx.shutdown = ctx.cleanups
-      .runAll()
-      .catch((error) => ctx.logger.error(`Cleanup after ${signal} failed: ${messageOf(error)}`))
-      .finally(() => {
-        // Every listener goes, not only ours: a library's handler (signal-exit, loaded with testcontainers) would
-        // otherwise swallow the re-raised signal, and the process would limp out with gulp's "did not complete".
-        for (const name of SIGNALS) process.removeAllListeners(name);
-        process.kill(process.pid, signal);
-      });
+    const stopping = contexts.map((each) => {
+      each.logger.warn(`Received ${signal}: stopping what this run started`);
+      each.shutdown = each.cleanups.runAll().catch((error) => each.logger.error(`Cleanup after ${signal} failed: ${messageOf(error)}`));
+      return each.shutdown;
+    });
+    void Promise.all(stopping).finally(() => {
+      // Every listener goes, not only ours: a library's handler (signal-exit, loaded with testcontainers) would
+      // otherwise swallow the re-raised signal, and the process would limp out with gulp's "did not complete".
+      for (const name of SIGNALS) process.removeAllListeners(name);
+      process.kill(process.pid, signal);
+    });
   };
   for (const name of SIGNALS) process.on(name, onSignal);
   watchOutput();

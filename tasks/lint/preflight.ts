@@ -39,14 +39,23 @@ export function startPreflightLint(config: Pick<Config, 'migrationsDir' | 'proje
 export async function assertLintClean(
   config: Pick<Config, 'migrationsDir' | 'projectDir'>,
   logger: Logger,
-  { willApply, linted = startPreflightLint(config) }: { willApply?: readonly string[]; linted?: PreflightLint } = {},
+  {
+    willApply,
+    linted = startPreflightLint(config),
+  }: {
+    /** The names this run applies, or how to get them (read only when an SQL rule found something). */
+    willApply?: readonly string[] | (() => Promise<readonly string[]>);
+    linted?: PreflightLint;
+  } = {},
 ): Promise<void> {
   const { SQL_RULE_IDS } = loadLinter();
   const { results: all, ms } = await linted;
   // Only the SQL this run applies is judged: an applied migration's SQL is history (judging it again would block every
   // run of an adopted project, and silencing it would edit an applied file). Whether every file loads always matters:
   // the runner loads them all.
-  const judged = willApply ? new Set(willApply) : undefined;
+  const sqlFindings = all.some(({ diagnostics }) => diagnostics.some((diagnostic) => SQL_RULE_IDS.has(diagnostic.ruleId)));
+  const applying = typeof willApply === 'function' ? (sqlFindings ? await willApply() : undefined) : willApply;
+  const judged = applying ? new Set(applying) : undefined;
   const results = all.map(({ file, diagnostics }) => ({
     file,
     diagnostics: judged && !judged.has(path.parse(file).name) ? diagnostics.filter((diagnostic) => !SQL_RULE_IDS.has(diagnostic.ruleId)) : diagnostics,
