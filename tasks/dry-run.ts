@@ -6,6 +6,7 @@ import type { Logger } from './logger';
 import { readAppliedNames } from './ledger';
 import { explainMigrationFailure } from './migration-errors';
 import { loadMigrationFiles, renderMigration, type LoadedMigration, type RenderedMigration } from './render-sql';
+import { assertRollbacksExist } from './sql-rollbacks';
 
 /** The schema node-pg-migrate keeps its ledger in when no schema option is given (as runMigrations runs it). */
 const LEDGER_SCHEMA = 'public';
@@ -48,6 +49,8 @@ export async function planDryRun({ config, url, direction, count, logger }: DryR
   const load = { dir: config.migrationsDir, projectDir: config.projectDir, logger, ignorePattern: config.ignorePattern };
   const loaded = await loadMigrationFiles(load);
   const toRun = migrationsToRun(applied.names ?? [], loaded, direction, count, config);
+  // The same refusal as the real run, before anything is rendered: a .sql migration without any rollback.
+  if (direction === 'down') assertRollbacksExist(toRun, path.relative(config.projectDir, config.migrationsDir) || config.migrationsDir);
   const migrations: RenderedMigration[] = [];
   for (const migration of toRun) {
     migrations.push(await renderMigration(migration, { direction, migrationsTable: config.migrationsTable, projectDir: config.projectDir, logger }));

@@ -111,14 +111,16 @@ export async function saveTemplate(cacheDir: string, key: string, dataDir: strin
     await mkdir(staging, { mode: 0o700 });
     await run('cp', ['-a', dataDir, path.join(staging, 'data')]);
     await writeFile(path.join(staging, PASSWORD_FILE), superPassword, { mode: 0o600 });
+    let stored = true;
     try {
       await rename(staging, path.join(cacheDir, key));
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code !== 'EEXIST' && code !== 'ENOTEMPTY') throw error;
+      stored = false; // a run at the same time stored it first: its copy serves
     }
     await pruneTemplates(cacheDir, key);
-    return true;
+    return stored;
   } catch {
     return false;
   } finally {

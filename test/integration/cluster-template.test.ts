@@ -90,6 +90,8 @@ describe('embedded provider: the cached, pre-initialised cluster', function () {
     const [a, b] = await Promise.all([start(), start()]);
     for (const { database } of [a, b]) expect(await query(database.url, 'SELECT 1 AS ok')).to.deep.equal([{ ok: 1 }]);
     expect(templates(), 'one template, no staging folder left').to.have.length(1);
+    const said = [a, b].filter(({ logger }) => logger.text().includes('Cached the prepared cluster'));
+    expect(said, 'only the run whose copy was stored says so').to.have.length(1);
     expect(templates()[0]).to.match(/^pg/);
     const third = await start();
     expect(third.logger.text()).to.include('Copied the cached cluster');

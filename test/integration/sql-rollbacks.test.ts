@@ -106,6 +106,12 @@ describe('plain SQL migrations with rollbacks in down/ (and <name>.down.sql), be
     );
     expect(await ledger(url)).to.deep.equal([EXTENSIONS, DOCUMENTS, LABELS]);
     expect(await tableNames(url)).to.include('labels');
+    // The dry run says the same, instead of calling the file irreversible.
+    const dryRun = await run(url, ['migrate', '--direction', 'down', '--dry-run']).then(
+      () => undefined,
+      (caught: unknown) => caught,
+    );
+    expect((dryRun as TaskError).message).to.include(`migrations/${LABELS}.sql has no rollback`);
   });
 
   it('--ignore-pattern replaces the default: what it matches is skipped, and the rest must be migrations', async () => {
