@@ -57,7 +57,7 @@ describe('the pglite provider (PostgreSQL in WASM, with pgvector)', function () 
   let project: TestProject;
   before(() => {
     project = createTestProject();
-    project.addMigrations('guide-sql');
+    project.addMigrations('guide-sql-down'); // the guide's layout: plain SQL, each rollback in down/
   });
   after(() => project.remove());
 
