@@ -26,6 +26,8 @@ export function defineTask(ctx: TaskContext, { name, description, flags }: TaskD
   const task = async () => {
     try {
       await run();
+      // Ended by the signal's cleanup (the watcher closed): the re-raised signal ends the process, not "Finished".
+      if (ctx.shutdown) await new Promise<never>(() => undefined);
     } catch (error) {
       // Interrupted (Ctrl-C): this failure is a consequence (the server went away, initdb was stopped). Let the
       // cleanup finish and the re-raised signal end the process, rather than gulp printing a misleading error and
