@@ -47,7 +47,7 @@ export function createEnsureEnvTask(ctx: TaskContext, { startsDatabase = false, 
       const source = config.envFile ? ` (loaded ${config.envFile})` : '';
       ctx.logger.debug?.(`Connection from ${config.connectionSource}${source}: ${redactUrl(config.url)}`);
       if (config.passwordGenerated && connects) {
-        ctx.logger.info('DB_PASSWORD is not set: generated a random one for this disposable database');
+        ctx.logger.info('DB_PASSWORD is not set: generated a random one for the database this run starts');
       }
     },
   );

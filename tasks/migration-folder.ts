@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -62,7 +63,7 @@ export async function readMigrationFolder(dir: string, ignorePattern?: string): 
   const ignored: IgnoredFile[] = [];
   for (const entry of entries) {
     const kind = entry.isFile() || entry.isSymbolicLink() ? 'file' : entry.isDirectory() ? 'folder' : 'other';
-    const reason = kind === 'file' && ignore.test(entry.name) ? whySkipped(entry.name, names, ignorePattern) : whyNotAMigration(entry.name, kind);
+    const reason = kind === 'file' && ignore.test(entry.name) ? whySkipped(dir, entry.name, names, ignorePattern) : whyNotAMigration(entry.name, kind);
     if (reason) ignored.push({ file: kind === 'folder' ? `${entry.name}/` : entry.name, ...reason });
     else ordered.push({ name: path.basename(entry.name, path.extname(entry.name)), file: entry.name, path: path.resolve(dir, entry.name) });
   }
@@ -72,10 +73,15 @@ export async function readMigrationFolder(dir: string, ignorePattern?: string): 
 }
 
 /** Why a file the ignore pattern matches is skipped. */
-function whySkipped(file: string, names: ReadonlySet<string>, ignorePattern: string | undefined): Omit<IgnoredFile, 'file'> {
+function whySkipped(dir: string, file: string, names: ReadonlySet<string>, ignorePattern: string | undefined): Omit<IgnoredFile, 'file'> {
   if (ignorePattern !== undefined) return { reason: 'matches --ignore-pattern: skipped', blocksMigrate: false };
   const rollbackOf = /^(.*)\.down\.sql$/i.exec(file)?.[1];
-  if (rollbackOf !== undefined && names.has(`${rollbackOf}.sql`)) return { reason: `the rollback of ${rollbackOf}.sql`, blocksMigrate: false, rollback: true };
+  if (rollbackOf !== undefined && names.has(`${rollbackOf}.sql`)) {
+    if (hasDownSection(path.join(dir, `${rollbackOf}.sql`))) {
+      return { reason: `not used: ${rollbackOf}.sql has its own "-- Down Migration" section, which wins (keep one of the two)`, blocksMigrate: false, rollback: true };
+    }
+    return { reason: `the rollback of ${rollbackOf}.sql`, blocksMigrate: false, rollback: true };
+  }
   if (rollbackOf !== undefined) return { reason: `a rollback file without its migration (${rollbackOf}.sql): skipped`, blocksMigrate: false };
   if (file.startsWith('.')) return { reason: 'starts with ".": skipped', blocksMigrate: false };
   if (!/^\d/.test(file)) return { reason: 'not a migration (no numeric timestamp prefix): skipped', blocksMigrate: false };
@@ -114,6 +120,15 @@ export function whyNotAMigration(file: string, kind: 'file' | 'folder' | 'other'
     };
   }
   return undefined;
+}
+
+/** Whether a .sql migration has node-pg-migrate's `-- Down Migration` marker (its sqlMigration.ts regex). */
+export function hasDownSection(file: string): boolean {
+  try {
+    return /^\s*--[\s-]*down\s+migration/im.test(readFileSync(file, 'utf8'));
+  } catch {
+    return false;
+  }
 }
 
 function safeName(name: string): string {

@@ -1,14 +1,11 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { TaskError } from './errors';
-import { ROLLBACKS_FOLDER } from './migration-folder';
+import { hasDownSection, ROLLBACKS_FOLDER } from './migration-folder';
 
 type MigrationLoaderStrategy = import('node-pg-migrate/migrationLoader').MigrationLoaderStrategy;
 type MigrationUnit = import('node-pg-migrate/migrationLoader').MigrationUnit;
-
-/** node-pg-migrate's marker of a `.sql` migration's rollback section (sqlMigration.ts). */
-const DOWN_SECTION = /^\s*--[\s-]*down\s+migration/im;
 
 /**
  * Where a `.sql` migration without a `-- Down Migration` section keeps its rollback: `down/<same file name>`, else
@@ -43,16 +40,8 @@ export async function sqlLoaderStrategies(): Promise<MigrationLoaderStrategy[]> 
  * section and no rollback file. Names the file and both ways to give it one.
  */
 export function assertRollbacksExist(migrations: readonly { name: string; path: string }[], shownDir: string): void {
-  const missing = migrations.filter(({ path: file }) => {
-    if (path.extname(file).toLowerCase() !== '.sql') return false;
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch {
-      return false; // A missing file is the runner's to report.
-    }
-    return !DOWN_SECTION.test(text) && !rollbackFileFor(file);
-  });
+  // A missing file counts as having one: it is the runner's to report.
+  const missing = migrations.filter(({ path: file }) => path.extname(file).toLowerCase() === '.sql' && existsSync(file) && !hasDownSection(file) && !rollbackFileFor(file));
   if (missing.length === 0) return;
   const files = missing.map(({ path: file }) => `${shownDir}/${path.basename(file)}`);
   const [first] = missing;

@@ -130,7 +130,7 @@ describe('gulp watch --apply against a real server', function () {
 
   it('applies the pending migrations when it starts', async () => {
     expect(run.lines().map((line) => line.replace(/\d+ ms/g, 'N ms'))).to.deep.equal([
-      'info: DB_PASSWORD is not set: generated a random one for this disposable database',
+      'info: DB_PASSWORD is not set: generated a random one for the database this run starts',
       'info: Database ready: contentuser@127.0.0.1:' + new URL(url).port + '/watch_apply (N ms)',
       'info: Watching migrations/ for new and changed migrations: each is linted when saved, and applied to the database when it passes (a change to the newest applied one re-runs it). Ctrl-C stops.',
       'info: Database: 0 migrations applied, 1 pending in migrations/: applying those that pass lint',

@@ -33,16 +33,18 @@ describe('readMigrationFolder', () => {
   });
 
   it('skips, by default, every entry that is not a migration, and names the rollbacks of .sql migrations', async () => {
-    touch('1_a.sql', '1_a.down.sql', '3_orphan.down.sql', 'add_table.ts', 'package.json', '.gitkeep', '2_notes.md');
+    touch('1_a.sql', '1_a.down.sql', '3_orphan.down.sql', 'add_table.ts', 'package.json', '.gitkeep', '2_notes.md', '4_both.sql', '4_both.down.sql');
+    writeFileSync(path.join(dir, '4_both.sql'), '-- Up Migration\nSELECT 1;\n-- Down Migration\nSELECT 2;\n');
     mkdirSync(path.join(dir, 'drafts'));
     mkdirSync(path.join(dir, 'down'));
     const folder = await readMigrationFolder(dir);
-    expect(folder.migrations.map((migration) => migration.file)).to.deep.equal(['1_a.sql']);
+    expect(folder.migrations.map((migration) => migration.file)).to.deep.equal(['1_a.sql', '4_both.sql']);
     expect(folder.ignored).to.deep.equal([
       { file: '.gitkeep', reason: 'starts with ".": skipped', blocksMigrate: false },
       { file: '1_a.down.sql', reason: 'the rollback of 1_a.sql', blocksMigrate: false, rollback: true },
       { file: '2_notes.md', reason: 'not a migration (not .ts, .js or .sql): skipped', blocksMigrate: false },
       { file: '3_orphan.down.sql', reason: 'a rollback file without its migration (3_orphan.sql): skipped', blocksMigrate: false },
+      { file: '4_both.down.sql', reason: 'not used: 4_both.sql has its own "-- Down Migration" section, which wins (keep one of the two)', blocksMigrate: false, rollback: true },
       { file: 'add_table.ts', reason: 'not a migration (no numeric timestamp prefix): skipped', blocksMigrate: false },
       { file: 'down/', reason: 'the rollbacks of .sql migrations without a "-- Down Migration" section (down/<migration file>)', blocksMigrate: false, rollback: true },
       { file: 'drafts/', reason: 'a folder: node-pg-migrate reads only the files directly in the migrations folder', blocksMigrate: false },
