@@ -3,7 +3,8 @@
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { readMigrationFolder, whyNotAMigration } from '../migration-folder';
+import { hasDownSection, readMigrationFolder, ROLLBACKS_FOLDER, whyNotAMigration } from '../migration-folder';
+import { rollbackFileFor } from '../sql-rollbacks';
 import { loadMigrationModule, prepareLoader, warmUpTransform, type LoadResult } from './load-migration';
 import { findUpExport, parseSource } from './migration-source';
 import type { Diagnostic, RuleMeta, Severity } from './types';
@@ -19,6 +20,11 @@ export const FILE_RULES: RuleMeta[] = [
   { id: 'type-error', defaultSeverity: 'error', description: "A TS migration type-checks with the project's tsconfig.json (the TypeScript compiler's diagnostic)." },
   { id: 'load-error', defaultSeverity: 'error', description: "node-pg-migrate can load the file: its loader (jiti) neither fails nor meets an exception at import." },
   { id: 'missing-up', defaultSeverity: 'error', description: 'A TS/JS migration exports an `up` function.' },
+  {
+    id: 'missing-rollback',
+    defaultSeverity: 'info',
+    description: 'A .sql migration has a rollback: a "-- Down Migration" section, down/<file>, or <name>.down.sql beside it (migrate down, redo and verify refuse it otherwise).',
+  },
 ];
 
 export interface FileRulesContext {
@@ -169,8 +175,8 @@ function isLoadable(base: string): boolean {
 }
 
 /**
- * The folder-level rules, `duplicate-timestamp` and `out-of-order`: each given file against the migrations folder (and
- * against git). Their findings change when another file does, so the lint cache never keeps them: they run every time,
+ * The folder-level rules, `duplicate-timestamp`, `out-of-order` and `missing-rollback`: each given file against the
+ * migrations folder (and against git; a rollback file beside it). Their findings change when another file does, so the lint cache never keeps them: they run every time,
  * in time linear in the folder's size. Same contract as {@link checkFiles}.
  */
 export async function checkFolderRules(files: string[], context: FileRulesContext): Promise<Map<string, Diagnostic[]>> {
@@ -180,7 +186,7 @@ export async function checkFolderRules(files: string[], context: FileRulesContex
   return results;
 }
 
-/** `duplicate-timestamp` and `out-of-order`: each given file against the migrations folder. */
+/** `duplicate-timestamp`, `missing-rollback` and `out-of-order`: each given file against the migrations folder. */
 async function folderRules(files: string[], context: FileRulesContext, add: Add): Promise<void> {
   const { getNumericPrefix } = await import('node-pg-migrate/utils/fileNameUtils');
   const silent = { info: () => undefined, warn: () => undefined, error: () => undefined, debug: () => undefined };
@@ -223,6 +229,20 @@ async function folderRules(files: string[], context: FileRulesContext, add: Add)
         hint: `rename the newer one with a later, unused timestamp (\`gulp migrate:create\` picks one for a new file)`,
       });
     }
+  }
+
+  // A rollback file appears or goes without the migration changing: checked here, fresh, not in the cached rules.
+  for (const file of files) {
+    if (path.extname(file).toLowerCase() !== '.sql' || hasDownSection(file) || rollbackFileFor(file)) continue;
+    const base = path.basename(file);
+    add(file, {
+      ruleId: 'missing-rollback',
+      severity: 'info',
+      line: 1,
+      column: 1,
+      message: `${base} has no rollback: no "-- Down Migration" section, no ${ROLLBACKS_FOLDER}/${base}, no ${path.basename(base, '.sql')}.down.sql; \`gulp migrate --direction down\`, migrate:redo and migrate:verify refuse it`,
+      hint: `write the SQL that undoes it in ${ROLLBACKS_FOLDER}/${base} (or after a "-- Down Migration" line in the file); if it cannot be undone, say so with \`-- lint-ignore-file missing-rollback\``,
+    });
   }
 
   const fresh = await newFiles(context);

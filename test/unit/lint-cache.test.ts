@@ -81,7 +81,7 @@ describe('the lint cache (each unchanged file linted once)', () => {
     const child = spawnSync(process.execPath, ['-r', path.join(REPO_ROOT, 'tasks', 'register-ts.cjs'), '-e', script], { cwd: dir, encoding: 'utf8' });
     expect(child.stderr).to.equal('');
     const fresh = JSON.parse(child.stdout) as { typed: FileLintResult[]; syntax: FileLintResult[]; loaded: string[] };
-    expect(brief(typed)).to.deep.equal(['1000000000001_typed.ts: 4:3 warning drop-table', '1000000000001_typed.ts: 4:17 error type-error', '1000000000002_rename.sql: 2:1 warning rename-table']);
+    expect(brief(typed)).to.deep.equal(['1000000000001_typed.ts: 4:3 warning drop-table', '1000000000001_typed.ts: 4:17 error type-error', '1000000000002_rename.sql: 1:1 info missing-rollback', '1000000000002_rename.sql: 2:1 warning rename-table']);
     expect(fresh.typed).to.deep.equal(typed);
     expect(fresh.syntax).to.deep.equal(syntax);
     expect(fresh.loaded).to.deep.equal([]);
@@ -155,12 +155,13 @@ describe('the lint cache (each unchanged file linted once)', () => {
     expect(brief(await lint())).to.deep.equal([
       '1000000000001_first.ts: 5:3 warning drop-table',
       '1000000000003_codes.ts: 5:3 info prefer-text',
+      '1000000000004_rename.sql: 1:1 info missing-rollback',
       '1000000000004_rename.sql: 2:1 warning rename-table',
     ]);
     expect(loads()).to.deep.equal(['1000000000001_first.ts', '1000000000002_shorthands.ts', '1000000000003_codes.ts']);
 
     write('1000000000002_shorthands.ts', '  return undefined;', { after: "export const shorthands = { code: { type: 'text', notNull: true } };\n" });
-    expect(brief(await lint())).to.deep.equal(['1000000000001_first.ts: 5:3 warning drop-table', '1000000000004_rename.sql: 2:1 warning rename-table']);
+    expect(brief(await lint())).to.deep.equal(['1000000000001_first.ts: 5:3 warning drop-table', '1000000000004_rename.sql: 1:1 info missing-rollback', '1000000000004_rename.sql: 2:1 warning rename-table']);
     expect(loads().slice(3)).to.deep.equal(['1000000000002_shorthands.ts', '1000000000003_codes.ts']);
 
     // Neither editing a file that exports no shorthands nor adding a file invalidates the others. (The new file is

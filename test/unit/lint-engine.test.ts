@@ -226,7 +226,7 @@ describe('lintMigrationFiles / lintMigrationsFolder (the lint engine)', () => {
     });
 
     it('lints the folder as the runner sees it: what it skips is skipped, files that break it (with --ignore-pattern) reported', async () => {
-      write('1000000000001_users.sql', '-- Up Migration\nDROP TABLE users;\n');
+      write('1000000000001_users.sql', '-- Up Migration\nDROP TABLE users;\n-- Down Migration\n');
       write('.1000000000002_hidden.sql', '-- Up Migration\nDROP TABLE hidden;\n');
       write('notes.md', '# notes');
       mkdirSync(path.join(migrationsDir, 'archive'));

@@ -76,6 +76,7 @@ describe('file-level lint rules (checkFiles)', () => {
       'type-error:error',
       'load-error:error',
       'missing-up:error',
+      'missing-rollback:info',
     ]);
   });
 
@@ -339,9 +340,18 @@ describe('file-level lint rules (checkFiles)', () => {
     expect(await rules()).to.deep.equal([]);
   });
 
-  it('leaves .sql files to the SQL rules: only name, duplicate and order rules apply', async () => {
-    const { migrationsDir } = folder({ '1732500000000_odd.sql': 'this is not SQL at all (\n' });
+  it('leaves .sql files to the SQL rules: only name, duplicate, order and rollback rules apply', async () => {
+    const { migrationsDir } = folder({ '1732500000000_odd.sql': 'this is not SQL at all (\n-- Down Migration\n' });
     expect(await lint(migrationsDir, ['1732500000000_odd.sql'])).to.deep.equal({ '1732500000000_odd.sql': [] });
+  });
+
+  it('notes a .sql migration without any rollback (info), and not once down/ or a .down.sql gives it one', async () => {
+    const { migrationsDir } = folder({ '1732500000000_up_only.sql': 'CREATE TABLE t (id int);\n' });
+    const found = await lint(migrationsDir, ['1732500000000_up_only.sql']);
+    expect(found['1732500000000_up_only.sql']!.map((diagnostic) => `${diagnostic.severity} ${diagnostic.ruleId}`)).to.deep.equal(['info missing-rollback']);
+    mkdirSync(path.join(migrationsDir, 'down'));
+    writeFileSync(path.join(migrationsDir, 'down', '1732500000000_up_only.sql'), 'DROP TABLE t;\n');
+    expect(await lint(migrationsDir, ['1732500000000_up_only.sql'])).to.deep.equal({ '1732500000000_up_only.sql': [] });
   });
 });
 
