@@ -1,5 +1,5 @@
 /**
- * What the pglite server child (pglite-server.ts) tells the provider (pglite.ts): one stdout line, this prefix and a
+ * What the pglite server child (postgres/pglite-server.ts) tells the provider (pglite.ts): one stdout line, this prefix and a
  * JSON {@link ServerMessage}. The prefix sets it apart from anything PGlite itself prints.
  */
 export const MESSAGE_PREFIX = 'PGMT-PGLITE ';

@@ -15,7 +15,8 @@ const HOST = '127.0.0.1';
 /** PGlite has one session, as this user, in this database, whatever a client asks for. */
 const PGLITE_USER = 'postgres';
 const PGLITE_DATABASE = 'postgres';
-const SERVER_SCRIPT = path.join(__dirname, 'pglite-server.ts');
+/** A process of its own, not a task (it ends its own process once PGlite is closed), so it lives outside tasks/. */
+const SERVER_SCRIPT = path.join(__dirname, '..', '..', 'postgres', 'pglite-server.ts');
 const REGISTER_TS = path.resolve(__dirname, '..', 'register-ts.cjs');
 /** How long the child may take to end after SIGTERM before it is killed. */
 const STOP_GRACE_MS = 2_000;

@@ -24,7 +24,7 @@ const LIMITS =
   /^PGlite 0\.5\.\d+ \(WASM PostgreSQL 1\d\.\d+\): one shared session — advisory locks do not exclude, credentials and the database name are ignored \(everything runs as postgres in database postgres\), nothing is kept after the run$/;
 const STARTED = /^Started PostgreSQL 1\d\.\d+ \(PGlite 0\.5\.\d+, WASM\) on 127\.0\.0\.1:(\d+), in memory, extensions vector, uuid-ossp, pg_trgm, pgcrypto in \d+ ms$/;
 
-/** PIDs of PGlite server children of this process (the provider's child runs tasks/providers/pglite-server.ts). */
+/** PIDs of PGlite server children of this process (the provider's child runs postgres/pglite-server.ts). */
 function pgliteChildren(): number[] {
   return readdirSync('/proc')
     .filter((entry) => /^\d+$/.test(entry))

@@ -1,10 +1,10 @@
 // The pglite provider's child process (see pglite.ts): an in-memory PGlite served over PostgreSQL's wire protocol on
-// 127.0.0.1. Run as `node -r tasks/register-ts.cjs tasks/providers/pglite-server.ts --extensions vector,pg_trgm`.
+// 127.0.0.1. Run as `node -r tasks/register-ts.cjs postgres/pglite-server.ts --extensions vector,pg_trgm`.
 // It prints one line `PGMT-PGLITE {json}` on stdout once it listens ({ port, version }) or failed ({ error }), and ends
 // when its stdin closes (its parent ended, however), or on SIGINT / SIGTERM / SIGHUP. It writes no file.
 import { parseArgs } from 'node:util';
-import { pgliteExtensionModule } from './pglite-extensions';
-import { MESSAGE_PREFIX, type ServerMessage } from './pglite-protocol';
+import { pgliteExtensionModule } from '../tasks/providers/pglite-extensions';
+import { MESSAGE_PREFIX, type ServerMessage } from '../tasks/providers/pglite-protocol';
 
 /** Connections node-pg-migrate and our own clients may hold at once (PGlite runs their queries one at a time). */
 const DEFAULT_MAX_CONNECTIONS = 100;
