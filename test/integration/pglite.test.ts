@@ -252,7 +252,7 @@ describe('the pglite provider (PostgreSQL in WASM, with pgvector)', function () 
     it('keeps the local binaries when PGlite lacks an extension too, and says that neither has them all', async () => {
       const both = createTestProject();
       try {
-        both.addMigrations('guide-sql', ['1732400000000_enable_extensions.sql']);
+        both.addMigrations('guide-sql-down', ['1732400000000_enable_extensions.sql']);
         both.writeFile('migrations/1732400001000_postgis.sql', '-- Up Migration\nCREATE EXTENSION postgis;\n-- Down Migration\nDROP EXTENSION postgis;\n');
         const choice = await choose(both.dir);
         expect(choice.provider.name).to.equal('embedded');

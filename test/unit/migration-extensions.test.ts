@@ -25,7 +25,7 @@ describe('extensions the migrations create (read from their text)', () => {
   });
 
   it('lists each extension once with the first file that creates it, in folder order', async () => {
-    expect(await requiredExtensions(path.join(FIXTURES, 'guide-sql'))).to.deep.equal([
+    expect(await requiredExtensions(path.join(FIXTURES, 'guide-sql-down'))).to.deep.equal([
       { name: 'uuid-ossp', file: '1732400000000_enable_extensions.sql' },
       { name: 'pg_trgm', file: '1732400000000_enable_extensions.sql' },
       { name: 'vector', file: '1732400000000_enable_extensions.sql' },
