@@ -14,7 +14,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { messageOf } from '../tasks/errors';
+import { messageOf } from '../tasks/util/errors';
 import { gulpTasksCase } from './cases/gulp-tasks';
 import { lintCase } from './cases/lint';
 import { migrate1000Case } from './cases/migrate-1000';

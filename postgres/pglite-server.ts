@@ -1,5 +1,5 @@
 // The pglite provider's child process (see pglite.ts): an in-memory PGlite served over PostgreSQL's wire protocol on
-// 127.0.0.1. Run as `node -r tasks/register-ts.cjs postgres/pglite-server.ts --extensions vector,pg_trgm`.
+// 127.0.0.1. Run as `node -r loader/register-ts.cjs postgres/pglite-server.ts --extensions vector,pg_trgm`.
 // It prints one line `PGMT-PGLITE {json}` on stdout once it listens ({ port, version }) or failed ({ error }), and ends
 // when its stdin closes (its parent ended, however), or on SIGINT / SIGTERM / SIGHUP. It writes no file.
 import { parseArgs } from 'node:util';

@@ -2,8 +2,8 @@
 // Baseline: the same ledger read with psql. The ledger and checksum rows are written with SQL (nothing is migrated). A
 // note gives the series alone (gulp's "Finished" line), to separate it from process start-up.
 import path from 'node:path';
-import { hashMigrationContent, upsertChecksums } from '../../tasks/checksums';
-import { withClient } from '../../tasks/pg-client';
+import { hashMigrationContent, upsertChecksums } from '../../tasks/db/checksums';
+import { withClient } from '../../tasks/db/pg-client';
 import { STATUS_MIGRATION_CONTENT, writeStatusMigrations } from '../fixtures';
 import { measurePairs, NotAvailable, requireTasks, type BenchCase, type BenchRun } from '../harness/case';
 import { cleanEnv, expectRun, runGulp, runProcess } from '../harness/processes';

@@ -2,8 +2,8 @@
 // the gulp task list; and their release at the end, after a failure, or on Ctrl-C.
 import { mkdirSync, mkdtempSync, rmdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { Cleanups } from '../../tasks/cleanups';
-import { messageOf } from '../../tasks/errors';
+import { Cleanups } from '../../tasks/util/cleanups';
+import { messageOf } from '../../tasks/util/errors';
 import { startTestServer, type TestServer } from '../../test/support/database';
 import { NotAvailable, type BenchRun } from './case';
 import { findPgTools, type PgTools } from './postgres';

@@ -3,8 +3,8 @@
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { hasDownSection, readMigrationFolder, ROLLBACKS_FOLDER, whyNotAMigration } from '../migration-folder';
-import { rollbackFileFor } from '../sql-rollbacks';
+import { hasDownSection, readMigrationFolder, ROLLBACKS_FOLDER, whyNotAMigration } from '../sources/migration-folder';
+import { rollbackFileFor } from '../sources/sql-rollbacks';
 import { loadMigrationModule, prepareLoader, warmUpTransform, type LoadResult } from './load-migration';
 import { findUpExport, parseSource } from './migration-source';
 import type { Diagnostic, RuleMeta, Severity } from './types';

@@ -3,8 +3,8 @@
 // findings, then suppression comments and the project's `.pgmt-lint.json` applied. Each file's own findings are kept
 // in the lint cache (./lint-cache), so that a run lints only the files that changed.
 import path from 'node:path';
-import { TaskError } from '../errors';
-import { readMigrationFolder } from '../migration-folder';
+import { TaskError } from '../util/errors';
+import { readMigrationFolder } from '../sources/migration-folder';
 import { checkFolderRules, checkOwnRules, FILE_RULES } from './file-rules';
 import { declaresGlobals, defaultLintCacheDir, hash, LintCache, type CachedFile } from './lint-cache';
 import { closest, readLintConfig, unknownRule } from './lint-config';

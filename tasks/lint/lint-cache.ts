@@ -11,13 +11,12 @@ import { createHash } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import path from 'node:path';
+import { packageRoot } from '../util/package-root';
 import type { Directive } from './suppressions';
 import type { Diagnostic } from './types';
 
 /** Bumped when the index's shape or the meaning of an entry changes: older index files are then ignored. */
 const CACHE_FORMAT = 1;
-/** This package's folder (tasks/lint is two levels down). */
-const PACKAGE_ROOT = path.resolve(__dirname, '..', '..');
 /** Index files of other folders not written for this long are removed (test projects, renamed folders). */
 const STALE_INDEX_MS = 7 * 24 * 60 * 60 * 1_000;
 /** A temporary file this old was left by a run that died before its rename. */
@@ -182,13 +181,13 @@ export class LintCache {
   /** Everything every key shares. */
   #computeEnvironment(declarations: readonly string[]): string {
     const { projectDir, typeCheck, squawk, globals = [] } = this.#options;
-    const tools = TOOLS.map((name) => `${name}@${packageVersion(name, PACKAGE_ROOT)}`);
+    const tools = TOOLS.map((name) => `${name}@${packageVersion(name, packageRoot())}`);
     // node-pg-migrate loads migrations with its own jiti.
-    tools.push(`jiti@${packageVersion('jiti', packageDir('node-pg-migrate', PACKAGE_ROOT) ?? PACKAGE_ROOT)}`);
+    tools.push(`jiti@${packageVersion('jiti', packageDir('node-pg-migrate', packageRoot()) ?? packageRoot())}`);
     const typed = typeCheck
       ? [
           tsconfigChain(projectDir),
-          `@types/node@${packageVersion('@types/node', projectDir)}/${packageVersion('@types/node', PACKAGE_ROOT)}`,
+          `@types/node@${packageVersion('@types/node', projectDir)}/${packageVersion('@types/node', packageRoot())}`,
           declarations.map((file) => `${file}:${fileStamp(file)}`),
           globals.map(hash),
         ]
@@ -439,7 +438,7 @@ export function linterSourceHash(): string {
     } catch {
       continue;
     }
-    files.push([path.relative(PACKAGE_ROOT, file), text]);
+    files.push([path.relative(packageRoot(), file), text]);
     for (const [statement, specifier] of localImports(text)) if (!/^(?:import|export)\s+type\b/.test(statement)) queue.push(path.resolve(path.dirname(file), specifier));
   }
   for (const [name, text] of files.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) digest.update(`${name}\0${text}\0`);

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { loaderMessage } from '../render-sql';
+import { loaderMessage } from '../sources/render-sql';
 
 type MigrationLoader = import('node-pg-migrate/migrationLoader').MigrationLoader;
 type Jiti = NonNullable<Parameters<typeof import('node-pg-migrate/migrationLoader').createDefaultMigrationLoader>[0]>;

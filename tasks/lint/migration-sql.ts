@@ -5,9 +5,9 @@
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { messageOf } from '../errors';
-import type { Logger } from '../logger';
-import { MigrationRenderError, renderMigration, type LoadedMigration } from '../render-sql';
+import { messageOf } from '../util/errors';
+import type { Logger } from '../util/logger';
+import { MigrationRenderError, renderMigration, type LoadedMigration } from '../sources/render-sql';
 import { loadMigrationModule } from './load-migration';
 import { findUpExport, parseSource } from './migration-source';
 import { parseSql, type SqlStatement } from './sql-parser';

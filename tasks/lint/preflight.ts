@@ -1,9 +1,9 @@
 // migrate's pre-flight: lint the folder first, so a broken migration is refused with a diagnostic (file:line:col,
 // rule, hint) instead of failing half-way through node-pg-migrate's loader with a stack trace.
 import path from 'node:path';
-import type { Config } from '../config';
-import { TaskError } from '../errors';
-import type { Logger } from '../logger';
+import type { Config } from '../settings/config';
+import { TaskError } from '../util/errors';
+import type { Logger } from '../util/logger';
 import { countFindings, formatFile, formatSummary } from './format';
 import { loadLinter } from './load';
 import type { FileLintResult, Severity } from './types';

@@ -5,6 +5,7 @@ import { execFile } from 'node:child_process';
 import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { packageRoot } from '../util/package-root';
 
 /** One finding of `squawk --reporter json` (line and column are 0-based). */
 export interface SquawkViolation {
@@ -65,7 +66,7 @@ export function findSquawk(projectDir: string, env: NodeJS.ProcessEnv = process.
   const candidates = (env.PATH ?? '').split(path.delimiter).filter(Boolean).map((dir) => path.join(dir, binary));
   const platformPackage = PLATFORM_PACKAGES[`${process.platform}-${process.arch}`];
   if (platformPackage) {
-    for (const root of [projectDir, path.resolve(__dirname, '..', '..')]) candidates.push(path.join(root, 'node_modules', platformPackage, 'bin', binary));
+    for (const root of [projectDir, packageRoot()]) candidates.push(path.join(root, 'node_modules', platformPackage, 'bin', binary));
   }
   const result = candidates.find((candidate) => {
     try {

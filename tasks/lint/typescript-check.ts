@@ -1,5 +1,6 @@
 import { statSync } from 'node:fs';
 import path from 'node:path';
+import { packageRoot } from '../util/package-root';
 
 // Types only: TypeScript costs ~0.3 s to import, so it is loaded on the first check, not when the gulpfile starts.
 type TS = typeof import('typescript');
@@ -18,8 +19,6 @@ export interface CompilerFinding {
   column?: number;
 }
 
-/** This package's folder: modules a migration imports (`node-pg-migrate`) are resolved from here when the project cannot. */
-const PACKAGE_ROOT = path.resolve(__dirname, '..', '..');
 /** Used when the project has no tsconfig.json: what node-pg-migrate's jiti accepts (any ESM/CJS mix, no extensions). */
 const DEFAULT_OPTIONS = {
   target: 'ES2022',
@@ -148,7 +147,7 @@ async function createTypeChecker(projectDir: string): Promise<TypeChecker> {
   const { options, declarations } = compilerOptions(ts, projectDir);
   const roots = new Map<string, { text: string; version: number }>();
   const resolutionCache = ts.createModuleResolutionCache(projectDir, (name) => name, options);
-  const fallbackFrom = path.join(PACKAGE_ROOT, 'index.ts');
+  const fallbackFrom = path.join(packageRoot(), 'index.ts');
 
   const host: import('typescript').LanguageServiceHost = {
     getCompilationSettings: () => options,
@@ -185,7 +184,7 @@ function compilerOptions(ts: TS, projectDir: string): { options: CompilerOptions
   const configFile = ts.findConfigFile(projectDir, (file) => ts.sys.fileExists(file));
   if (!configFile) {
     const { options } = ts.convertCompilerOptionsFromJson(
-      { ...DEFAULT_OPTIONS, ...(hasNodeTypes(projectDir) ? {} : { types: ['node'], typeRoots: [path.join(PACKAGE_ROOT, 'node_modules', '@types')] }) },
+      { ...DEFAULT_OPTIONS, ...(hasNodeTypes(projectDir) ? {} : { types: ['node'], typeRoots: [path.join(packageRoot(), 'node_modules', '@types')] }) },
       projectDir,
     );
     return { options: { ...options, ...checkOptions(ts) }, declarations: [] };

@@ -1,6 +1,6 @@
-import type { Config } from '../config';
-import { withClient } from '../pg-client';
-import { redactUrl } from '../redact';
+import type { Config } from '../settings/config';
+import { withClient } from '../db/pg-client';
+import { redactUrl } from '../util/redact';
 import { detectContainerRuntime } from './container-runtime';
 import { extensionChoice } from './extension-choice';
 import { PROVIDERS } from './index';

@@ -2,11 +2,11 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { buildUrl, type ConnectionSettings } from '../config';
-import { classifyConnectionError } from '../db-errors';
-import { TaskError, messageOf } from '../errors';
-import { withClient } from '../pg-client';
-import { poll } from '../poll';
+import { buildUrl, type ConnectionSettings } from '../settings/config';
+import { classifyConnectionError } from '../db/connection-errors';
+import { TaskError, messageOf } from '../util/errors';
+import { withClient } from '../db/pg-client';
+import { poll } from '../util/poll';
 
 /** Whether something can run containers here: what answered, or why nothing did. */
 export type ContainerAvailability = { available: true; description: string } | { available: false; reason: string };

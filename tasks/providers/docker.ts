@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type { StartedPostgreSqlContainer } from '@testcontainers/postgresql';
-import { buildUrl, parseDatabaseUrl, type Config, type ConnectionSettings } from '../config';
-import { TaskError } from '../errors';
-import { prepareDatabase, readInitScripts } from '../init-scripts';
-import type { KeptDatabaseState } from '../kept-state';
+import { buildUrl, parseDatabaseUrl, type Config, type ConnectionSettings } from '../settings/config';
+import { TaskError } from '../util/errors';
+import { prepareDatabase, readInitScripts } from '../db/init-scripts';
+import type { KeptDatabaseState } from '../settings/kept-state';
 import { detectContainerRuntime, shortCause, shortContainerId, waitForServer } from './container-runtime';
 import { databaseHandle } from './handle';
 import type { Provider } from './types';

@@ -1,5 +1,5 @@
-import type { Config } from '../config';
-import { messageOf } from '../errors';
+import type { Config } from '../settings/config';
+import { messageOf } from '../util/errors';
 import { missingLocalExtensions } from './local-extensions';
 import { requiredExtensions } from './migration-extensions';
 import { serverIdentity } from './os-user';

@@ -1,4 +1,4 @@
-import { redactUrl } from '../redact';
+import { redactUrl } from '../util/redact';
 import type { Provider } from './types';
 
 /** A database that already exists at the resolved URL: nothing to start, nothing to stop. */

@@ -1,4 +1,4 @@
-import type { KeptDatabaseState } from '../kept-state';
+import type { KeptDatabaseState } from '../settings/kept-state';
 import type { StartedDatabase } from './types';
 
 /** The handle every starting provider returns: its recorded state, and a stop that runs once however often called. */

@@ -1,4 +1,4 @@
-import type { ProviderName } from '../config';
+import type { ProviderName } from '../settings/config';
 import { composeProvider } from './compose';
 import { dockerProvider } from './docker';
 import { embeddedProvider } from './embedded';

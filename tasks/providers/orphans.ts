@@ -2,7 +2,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { lstat, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { Logger } from '../logger';
+import type { Logger } from '../util/logger';
 import { isAlive, stopProcess } from './process-control';
 
 /** The record each throw-away server's temp dir holds: who started it, and its postmaster once spawned. */

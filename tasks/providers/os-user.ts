@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { TaskError } from '../errors';
+import { TaskError } from '../util/errors';
 
 const run = promisify(execFile);
 

@@ -3,7 +3,7 @@ import { access, readdir } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { TaskError, messageOf } from '../errors';
+import { TaskError, messageOf } from '../util/errors';
 import { asIdentity, type OsIdentity } from './os-user';
 
 const run = promisify(execFile);

@@ -1,11 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { buildUrl, type Config, type ConnectionSettings } from '../config';
-import { TaskError, messageOf } from '../errors';
-import { prepareDatabase, readInitScripts } from '../init-scripts';
-import type { Logger } from '../logger';
-import { withClient } from '../pg-client';
-import { poll } from '../poll';
+import { packageRoot } from '../util/package-root';
+import { buildUrl, type Config, type ConnectionSettings } from '../settings/config';
+import { TaskError, messageOf } from '../util/errors';
+import { prepareDatabase, readInitScripts } from '../db/init-scripts';
+import type { Logger } from '../util/logger';
+import { withClient } from '../db/pg-client';
+import { poll } from '../util/poll';
 import { requiredExtensions } from './migration-extensions';
 import { PGLITE_DEFAULT_EXTENSIONS, pgliteAvailableExtensions } from './pglite-extensions';
 import { MESSAGE_PREFIX, type ServerMessage } from './pglite-protocol';
@@ -16,8 +17,6 @@ const HOST = '127.0.0.1';
 const PGLITE_USER = 'postgres';
 const PGLITE_DATABASE = 'postgres';
 /** A process of its own, not a task (it ends its own process once PGlite is closed), so it lives outside tasks/. */
-const SERVER_SCRIPT = path.join(__dirname, '..', '..', 'postgres', 'pglite-server.ts');
-const REGISTER_TS = path.resolve(__dirname, '..', 'register-ts.cjs');
 /** How long the child may take to end after SIGTERM before it is killed. */
 const STOP_GRACE_MS = 2_000;
 /** Lines of the child's stderr kept for an error message. */
@@ -70,7 +69,7 @@ interface PgliteServer {
 }
 
 function spawnServer(extensions: string[]): PgliteServer {
-  const child = spawn(process.execPath, ['-r', REGISTER_TS, SERVER_SCRIPT, '--host', HOST, '--extensions', extensions.join(',')], {
+  const child = spawn(process.execPath, ['-r', path.join(packageRoot(), 'loader', 'register-ts.cjs'), path.join(packageRoot(), 'postgres', 'pglite-server.ts'), '--host', HOST, '--extensions', extensions.join(',')], {
     // Its own process group: a Ctrl-C in the terminal reaches only gulp, whose cleanup then ends the child.
     detached: true,
     stdio: ['pipe', 'pipe', 'pipe'],

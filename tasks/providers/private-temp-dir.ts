@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { TaskError, messageOf } from '../errors';
+import { TaskError, messageOf } from '../util/errors';
 import { asIdentity, type OsIdentity } from './os-user';
 
 const HINT = 'set TMPDIR to a writable folder on a local disk (e.g. TMPDIR=/var/tmp), then run the command again';

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { poll } from '../poll';
+import { poll } from '../util/poll';
 
 /**
  * True while a process with this PID runs (signal 0 probes without signalling). A zombie (exited, not yet reaped by

@@ -1,7 +1,7 @@
-import type { Cleanups } from '../cleanups';
-import type { Config, ProviderName } from '../config';
-import type { KeptDatabaseState } from '../kept-state';
-import type { Logger } from '../logger';
+import type { Cleanups } from '../util/cleanups';
+import type { Config, ProviderName } from '../settings/config';
+import type { KeptDatabaseState } from '../settings/kept-state';
+import type { Logger } from '../util/logger';
 
 /** A database a provider started (or found), and how to let go of it. */
 export interface StartedDatabase {

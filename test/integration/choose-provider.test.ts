@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { resolveConfig } from '../../tasks/config';
+import { resolveConfig } from '../../tasks/settings/config';
 import { chooseProvider } from '../../tasks/providers/choose-provider';
 import { detectContainerRuntime } from '../../tasks/providers/container-runtime';
 import { startTestServer, type TestServer } from '../support/database';

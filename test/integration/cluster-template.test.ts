@@ -1,9 +1,9 @@
 import { expect } from 'chai';
 import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { Cleanups } from '../../tasks/cleanups';
-import { resolveConfig } from '../../tasks/config';
-import { withClient } from '../../tasks/pg-client';
+import { Cleanups } from '../../tasks/util/cleanups';
+import { resolveConfig } from '../../tasks/settings/config';
+import { withClient } from '../../tasks/db/pg-client';
 import { clusterCacheDir, templateKey } from '../../tasks/providers/cluster-template';
 import { embeddedProvider } from '../../tasks/providers/embedded';
 import type { StartedDatabase } from '../../tasks/providers/types';

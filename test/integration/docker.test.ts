@@ -1,11 +1,11 @@
 import path from 'node:path';
 import { expect } from 'chai';
-import { Cleanups } from '../../tasks/cleanups';
-import { resolveConfig, type Config } from '../../tasks/config';
-import { TaskError } from '../../tasks/errors';
-import type { KeptDatabaseState } from '../../tasks/kept-state';
-import type { Logger } from '../../tasks/logger';
-import { withClient } from '../../tasks/pg-client';
+import { Cleanups } from '../../tasks/util/cleanups';
+import { resolveConfig, type Config } from '../../tasks/settings/config';
+import { TaskError } from '../../tasks/util/errors';
+import type { KeptDatabaseState } from '../../tasks/settings/kept-state';
+import type { Logger } from '../../tasks/util/logger';
+import { withClient } from '../../tasks/db/pg-client';
 import { composeProvider } from '../../tasks/providers/compose';
 import { detectContainerRuntime, dockerComposeAvailable } from '../../tasks/providers/container-runtime';
 import { dockerProvider } from '../../tasks/providers/docker';

@@ -1,10 +1,10 @@
 import { expect } from 'chai';
 import pg from 'pg';
-import { createContext } from '../../tasks/context';
-import { createEnsureEnvTask } from '../../tasks/ensure-env';
-import { TaskError } from '../../tasks/errors';
-import { createMigrateTask } from '../../tasks/migrate';
-import { createWaitDbTask } from '../../tasks/wait-db';
+import { createContext } from '../../tasks/gulp/context';
+import { createEnsureEnvTask } from '../../tasks/gulp/steps/ensure-env';
+import { TaskError } from '../../tasks/util/errors';
+import { createMigrateTask } from '../../tasks/gulp/steps/migrate';
+import { createWaitDbTask } from '../../tasks/gulp/steps/wait-db';
 import { query, startTestServer, tableNames, type TestServer } from '../support/database';
 import { createTestProject, type TestProject } from '../support/project';
 import { createRecordingLogger, type RecordingLogger } from '../support/recording-logger';

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { existsSync } from 'node:fs';
-import { Cleanups } from '../../tasks/cleanups';
-import { resolveConfig } from '../../tasks/config';
+import { Cleanups } from '../../tasks/util/cleanups';
+import { resolveConfig } from '../../tasks/settings/config';
 import { embeddedProvider } from '../../tasks/providers/embedded';
 import type { StartedDatabase } from '../../tasks/providers/types';
 import { query, serverProcessesFor } from '../support/database';

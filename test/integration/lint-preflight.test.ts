@@ -1,9 +1,9 @@
 import { expect } from 'chai';
 import { mkdirSync } from 'node:fs';
-import { createContext } from '../../tasks/context';
-import { createEnsureEnvTask } from '../../tasks/ensure-env';
-import { TaskError } from '../../tasks/errors';
-import { createMigrateTask } from '../../tasks/migrate';
+import { createContext } from '../../tasks/gulp/context';
+import { createEnsureEnvTask } from '../../tasks/gulp/steps/ensure-env';
+import { TaskError } from '../../tasks/util/errors';
+import { createMigrateTask } from '../../tasks/gulp/steps/migrate';
 import { query, startTestServer, type TestServer } from '../support/database';
 import { createTestProject, type TestProject } from '../support/project';
 import { createRecordingLogger } from '../support/recording-logger';

@@ -3,7 +3,7 @@ import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync }
 import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
-import { keptStatePath, type KeptDatabaseState } from '../../tasks/kept-state';
+import { keptStatePath, type KeptDatabaseState } from '../../tasks/settings/kept-state';
 import { detectContainerRuntime } from '../../tasks/providers/container-runtime';
 import { freePort } from '../../tasks/providers/free-port';
 import { dataDirFromOutput, serverProcessesFor, tableNames } from '../support/database';

@@ -1,12 +1,12 @@
 import { expect } from 'chai';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { createContext, type TaskContext } from '../../tasks/context';
-import { createEnsureEnvTask } from '../../tasks/ensure-env';
-import { TaskError } from '../../tasks/errors';
+import { createContext, type TaskContext } from '../../tasks/gulp/context';
+import { createEnsureEnvTask } from '../../tasks/gulp/steps/ensure-env';
+import { TaskError } from '../../tasks/util/errors';
 import { freePort } from '../../tasks/providers/free-port';
-import { createMigrateTask } from '../../tasks/migrate';
-import { createWaitDbTask } from '../../tasks/wait-db';
+import { createMigrateTask } from '../../tasks/gulp/steps/migrate';
+import { createWaitDbTask } from '../../tasks/gulp/steps/wait-db';
 import { query, startTestServer, tableNames, type TestServer } from '../support/database';
 import { createTestProject, STARTER_MIGRATIONS as STARTER, type TestProject } from '../support/project';
 import { createRecordingLogger, type RecordingLogger } from '../support/recording-logger';

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { mkdirSync } from 'node:fs';
-import { TaskError } from '../../tasks/errors';
+import { TaskError } from '../../tasks/util/errors';
 import { serverIdentity } from '../../tasks/providers/os-user';
 import { findPgBinaries, type PgBinaries } from '../../tasks/providers/pg-binaries';
 import { createTestProject, runGulp, type TestProject } from '../support/project';

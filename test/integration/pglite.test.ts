@@ -3,17 +3,17 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { resolveConfig } from '../../tasks/config';
-import { createContext, type TaskContext } from '../../tasks/context';
-import { createEnsureEnvTask } from '../../tasks/ensure-env';
-import { TaskError } from '../../tasks/errors';
-import { createMigrateTask } from '../../tasks/migrate';
-import { withClient } from '../../tasks/pg-client';
+import { resolveConfig } from '../../tasks/settings/config';
+import { createContext, type TaskContext } from '../../tasks/gulp/context';
+import { createEnsureEnvTask } from '../../tasks/gulp/steps/ensure-env';
+import { TaskError } from '../../tasks/util/errors';
+import { createMigrateTask } from '../../tasks/gulp/steps/migrate';
+import { withClient } from '../../tasks/db/pg-client';
 import { chooseProvider } from '../../tasks/providers/choose-provider';
 import { detectContainerRuntime } from '../../tasks/providers/container-runtime';
-import { createStartDbTask } from '../../tasks/start-db';
-import { createTeardownTask } from '../../tasks/teardown';
-import { createWaitDbTask } from '../../tasks/wait-db';
+import { createStartDbTask } from '../../tasks/gulp/steps/start-db';
+import { createTeardownTask } from '../../tasks/gulp/steps/teardown';
+import { createWaitDbTask } from '../../tasks/gulp/steps/wait-db';
 import { query, tableNames } from '../support/database';
 import { createTestProject, REPO_ROOT, runGulp, startGulp, type TestProject } from '../support/project';
 import { createRecordingLogger, type RecordingLogger } from '../support/recording-logger';
@@ -159,7 +159,7 @@ describe('the pglite provider (PostgreSQL in WASM, with pgvector)', function () 
   });
 
   it('the child ends when its parent is killed (SIGKILL: no cleanup code runs)', async () => {
-    const parent = spawn(process.execPath, ['-r', path.join(REPO_ROOT, 'tasks', 'register-ts.cjs'), path.join(REPO_ROOT, 'test', 'support', 'pglite-main.ts'), project.dir], {
+    const parent = spawn(process.execPath, ['-r', path.join(REPO_ROOT, 'loader', 'register-ts.cjs'), path.join(REPO_ROOT, 'test', 'support', 'pglite-main.ts'), project.dir], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';

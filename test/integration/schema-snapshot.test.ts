@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { diffSnapshots, takeSnapshot } from '../../tasks/schema-snapshot';
+import { diffSnapshots, takeSnapshot } from '../../tasks/db/schema-snapshot';
 import { query, startTestServer, type TestServer } from '../support/database';
 
 /**

@@ -1,12 +1,12 @@
 import { expect } from 'chai';
 import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { createContext } from '../../tasks/context';
-import { createEnsureEnvTask } from '../../tasks/ensure-env';
-import { TaskError } from '../../tasks/errors';
-import { createMigrateTask } from '../../tasks/migrate';
-import { createRedoTask } from '../../tasks/redo';
-import { createStatusTask, type StatusDocument } from '../../tasks/status';
+import { createContext } from '../../tasks/gulp/context';
+import { createEnsureEnvTask } from '../../tasks/gulp/steps/ensure-env';
+import { TaskError } from '../../tasks/util/errors';
+import { createMigrateTask } from '../../tasks/gulp/steps/migrate';
+import { createRedoTask } from '../../tasks/gulp/steps/redo';
+import { createStatusTask, type StatusDocument } from '../../tasks/gulp/steps/status';
 import { query, startTestServer, tableNames, type TestServer } from '../support/database';
 import { createTestProject, type TestProject } from '../support/project';
 import { createRecordingLogger, type RecordingLogger } from '../support/recording-logger';

@@ -1,11 +1,11 @@
 import { expect } from 'chai';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { createContext, type TaskContext } from '../../tasks/context';
-import { createEnsureEnvTask } from '../../tasks/ensure-env';
-import { TaskError } from '../../tasks/errors';
+import { createContext, type TaskContext } from '../../tasks/gulp/context';
+import { createEnsureEnvTask } from '../../tasks/gulp/steps/ensure-env';
+import { TaskError } from '../../tasks/util/errors';
 import type { StartedDatabase } from '../../tasks/providers/types';
-import { createVerifyGuardTask, createVerifyTask } from '../../tasks/verify';
+import { createVerifyGuardTask, createVerifyTask } from '../../tasks/gulp/steps/verify';
 import { dataDirFromOutput, query, serverProcessesFor, startTestServer, tableNames, type TestServer } from '../support/database';
 import { createTestProject, REPO_ROOT, runGulp, STARTER_MIGRATIONS as STARTER, type TestProject } from '../support/project';
 import { createRecordingLogger, type RecordingLogger } from '../support/recording-logger';

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { query, startTestServer, tableNames, type TestServer } from '../support/database';
 import { createTestProject, REPO_ROOT, type TestProject } from '../support/project';
 import { startWatch, type WatchRun } from '../support/watch';
-import { renderMigrationTemplate } from '../../tasks/migration-templates';
+import { renderMigrationTemplate } from '../../tasks/sources/migration-templates';
 
 /** A TS migration creating `table` with the given extra column definitions (node-pg-migrate builder syntax). */
 function createTable(table: string, columns = ''): string {
@@ -323,7 +323,7 @@ describe('gulp watch and Ctrl-C (a process of its own)', function () {
 
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     it(`${signal} closes the watcher and ends the process by the signal, without a stack trace`, async () => {
-      const child = spawn(process.execPath, ['-r', path.join(REPO_ROOT, 'tasks', 'register-ts.cjs'), path.join(REPO_ROOT, 'test', 'support', 'watch-main.ts'), project.dir], {
+      const child = spawn(process.execPath, ['-r', path.join(REPO_ROOT, 'loader', 'register-ts.cjs'), path.join(REPO_ROOT, 'test', 'support', 'watch-main.ts'), project.dir], {
         cwd: REPO_ROOT,
         env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NO_COLOR: '1' },
         stdio: ['ignore', 'pipe', 'pipe'],

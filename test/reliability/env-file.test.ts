@@ -4,9 +4,9 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import dotenv from 'dotenv';
-import { checkEnvFile } from '../../tasks/env-file';
-import { TaskError } from '../../tasks/errors';
-import { redactUrl } from '../../tasks/redact';
+import { checkEnvFile } from '../../tasks/settings/env-file';
+import { TaskError } from '../../tasks/util/errors';
+import { redactUrl } from '../../tasks/util/redact';
 
 describe('checkEnvFile', () => {
   let dir: string;

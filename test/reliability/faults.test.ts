@@ -4,15 +4,15 @@ import { createServer, type Server } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createContext } from '../../tasks/context';
-import { createEnsureEnvTask } from '../../tasks/ensure-env';
-import { TaskError } from '../../tasks/errors';
-import { keptStatePath } from '../../tasks/kept-state';
-import { createMigrateTask } from '../../tasks/migrate';
+import { createContext } from '../../tasks/gulp/context';
+import { createEnsureEnvTask } from '../../tasks/gulp/steps/ensure-env';
+import { TaskError } from '../../tasks/util/errors';
+import { keptStatePath } from '../../tasks/settings/kept-state';
+import { createMigrateTask } from '../../tasks/gulp/steps/migrate';
 import { serverIdentity, type OsIdentity } from '../../tasks/providers/os-user';
 import { findPgBinaries } from '../../tasks/providers/pg-binaries';
 import { makePrivateTempDir } from '../../tasks/providers/private-temp-dir';
-import { takeSnapshot } from '../../tasks/schema-snapshot';
+import { takeSnapshot } from '../../tasks/db/schema-snapshot';
 import { query, serverProcessesFor, startTestServer, type TestServer } from '../support/database';
 import { BATCH_MIGRATIONS, createTestProject, startGulp, type GulpProcess, type GulpRun, type TestProject } from '../support/project';
 import { createRecordingLogger } from '../support/recording-logger';
@@ -224,7 +224,7 @@ describe('faults', function () {
       );
     });
 
-    // Pending until tasks/register-ts.cjs stops putting jiti's cache under TMPDIR (see the report): with TMPDIR=/proc,
+    // Pending until loader/register-ts.cjs stops putting jiti's cache under TMPDIR (see the report): with TMPDIR=/proc,
     // gulp spins at 100% CPU forever in jiti's recursive mkdir of /proc/jiti (Node 20's recursive mkdir loops there).
     // With that fixed, gulp-cli itself refuses before any task runs (it cannot cache its v8flags file in TMPDIR); the
     // embedded provider's own message for such a TMPDIR is tested in-process below.

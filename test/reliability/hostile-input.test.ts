@@ -6,8 +6,8 @@ import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from
 import { createServer, type Socket } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { buildUrl, parseDatabaseUrl, PROVIDER_NAMES } from '../../tasks/config';
-import { withClient } from '../../tasks/pg-client';
+import { buildUrl, parseDatabaseUrl, PROVIDER_NAMES } from '../../tasks/settings/config';
+import { withClient } from '../../tasks/db/pg-client';
 import { freePort } from '../../tasks/providers/free-port';
 import { query, serverProcessesFor, startTestServer, tableNames, type TestServer } from '../support/database';
 import { createTestProject, runGulp, STARTER_MIGRATIONS, type GulpRun, type TestProject } from '../support/project';

@@ -3,7 +3,7 @@ import { chmodSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, 
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { keptStatePath, type KeptDatabaseState } from '../../tasks/kept-state';
+import { keptStatePath, type KeptDatabaseState } from '../../tasks/settings/kept-state';
 import { dataDirFromOutput, query, serverProcessesFor } from '../support/database';
 import { createTestProject, FIXTURES, runGulp, startGulp, type GulpProcess, type TestProject } from '../support/project';
 

@@ -10,9 +10,9 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { buildUrl, parseDatabaseUrl, resolveConfig, type ConnectionSettings } from '../../tasks/config';
-import { keptStatePath, writeKeptState } from '../../tasks/kept-state';
-import { withClient } from '../../tasks/pg-client';
+import { buildUrl, parseDatabaseUrl, resolveConfig, type ConnectionSettings } from '../../tasks/settings/config';
+import { keptStatePath, writeKeptState } from '../../tasks/settings/kept-state';
+import { withClient } from '../../tasks/db/pg-client';
 import { query, startTestServer, type TestServer } from '../support/database';
 import { REPO_ROOT } from '../support/project';
 

@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
 
-import { Cleanups } from '../../tasks/cleanups';
-import { buildUrl, parseDatabaseUrl, resolveConfig } from '../../tasks/config';
-import { withClient } from '../../tasks/pg-client';
+import { Cleanups } from '../../tasks/util/cleanups';
+import { buildUrl, parseDatabaseUrl, resolveConfig } from '../../tasks/settings/config';
+import { withClient } from '../../tasks/db/pg-client';
 import { embeddedProvider } from '../../tasks/providers/embedded';
 import type { StartedDatabase } from '../../tasks/providers/types';
 import { REPO_ROOT } from './project';

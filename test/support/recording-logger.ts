@@ -1,4 +1,4 @@
-import type { Logger } from '../../tasks/logger';
+import type { Logger } from '../../tasks/util/logger';
 
 /** A logger that remembers every line, for asserting what a user would read. */
 export interface RecordingLogger extends Logger {

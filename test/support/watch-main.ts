@@ -1,7 +1,7 @@
-// `gulp watch` without gulp-cli, for the Ctrl-C test: node -r ./tasks/register-ts.cjs test/support/watch-main.ts <project dir> [flags]
+// `gulp watch` without gulp-cli, for the Ctrl-C test: node -r ./loader/register-ts.cjs test/support/watch-main.ts <project dir> [flags]
 // The task installs the real SIGINT/SIGTERM handlers (tasks/signals.ts); the test signals this process.
-import { createContext } from '../../tasks/context';
-import { createWatchTask } from '../../tasks/watch';
+import { createContext } from '../../tasks/gulp/context';
+import { createWatchTask } from '../../tasks/gulp/steps/watch';
 
 const [cwd = process.cwd(), ...flags] = process.argv.slice(2);
 // As gulp-cli shows gulplog by default: info and up.

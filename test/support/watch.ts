@@ -1,5 +1,5 @@
-import { createContext, type TaskContext } from '../../tasks/context';
-import { createWatchTask, type WatchTaskOptions } from '../../tasks/watch';
+import { createContext, type TaskContext } from '../../tasks/gulp/context';
+import { createWatchTask, type WatchTaskOptions } from '../../tasks/gulp/steps/watch';
 import { createRecordingLogger, type RecordingLogger } from './recording-logger';
 
 /** How long to wait for an expected line before failing with everything printed so far (not a timing assertion). */

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { createHash } from 'node:crypto';
-import { hashMigrationContent } from '../../tasks/checksums';
+import { hashMigrationContent } from '../../tasks/db/checksums';
 
 const sha256 = (text: string) => createHash('sha256').update(Buffer.from(text)).digest('hex');
 

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { Cleanups } from '../../tasks/cleanups';
-import { withTeardown } from '../../tasks/with-teardown';
+import { Cleanups } from '../../tasks/util/cleanups';
+import { withTeardown } from '../../tasks/gulp/with-teardown';
 
 describe('Cleanups', () => {
   it('runs newest first, keeps going past a failure, rethrows the first failure, and runs each once', async () => {

@@ -2,8 +2,8 @@ import { expect } from 'chai';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { buildUrl, parseDatabaseUrl, resolveConfig } from '../../tasks/config';
-import { TaskError } from '../../tasks/errors';
+import { buildUrl, parseDatabaseUrl, resolveConfig } from '../../tasks/settings/config';
+import { TaskError } from '../../tasks/util/errors';
 
 describe('resolveConfig', () => {
   let cwd: string;

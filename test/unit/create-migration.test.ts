@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { createContext } from '../../tasks/context';
+import { createContext } from '../../tasks/gulp/context';
 import {
   checkMigrationName,
   createCreateMigrationTask,
@@ -10,10 +10,10 @@ import {
   nextPrefix,
   parseMigrationFileName,
   suggestName,
-} from '../../tasks/create-migration';
-import { createEnsureEnvTask } from '../../tasks/ensure-env';
-import { TaskError } from '../../tasks/errors';
-import { renderMigrationTemplate } from '../../tasks/migration-templates';
+} from '../../tasks/gulp/steps/create-migration';
+import { createEnsureEnvTask } from '../../tasks/gulp/steps/ensure-env';
+import { TaskError } from '../../tasks/util/errors';
+import { renderMigrationTemplate } from '../../tasks/sources/migration-templates';
 import { createTestProject, type TestProject } from '../support/project';
 import { createRecordingLogger, type RecordingLogger } from '../support/recording-logger';
 

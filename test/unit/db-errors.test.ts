@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { classifyConnectionError } from '../../tasks/db-errors';
+import { classifyConnectionError } from '../../tasks/db/connection-errors';
 
 const target = { host: 'db.local', port: 5432, database: 'contenthub', user: 'contentuser' };
 const error = (code: string, message = 'x') => Object.assign(new Error(message), { code });

@@ -2,9 +2,9 @@ import { expect } from 'chai';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { resolveConfig } from '../../tasks/config';
-import { formatDuration, parseDuration } from '../../tasks/duration';
-import { TaskError } from '../../tasks/errors';
+import { resolveConfig } from '../../tasks/settings/config';
+import { formatDuration, parseDuration } from '../../tasks/settings/duration';
+import { TaskError } from '../../tasks/util/errors';
 
 describe('parseDuration', () => {
   const ms = (text: string) => {

@@ -78,7 +78,7 @@ describe('the lint cache (each unchanged file linted once)', () => {
         process.stdout.write(JSON.stringify({ typed, syntax, loaded }));
       })();
     `;
-    const child = spawnSync(process.execPath, ['-r', path.join(REPO_ROOT, 'tasks', 'register-ts.cjs'), '-e', script], { cwd: dir, encoding: 'utf8' });
+    const child = spawnSync(process.execPath, ['-r', path.join(REPO_ROOT, 'loader', 'register-ts.cjs'), '-e', script], { cwd: dir, encoding: 'utf8' });
     expect(child.stderr).to.equal('');
     const fresh = JSON.parse(child.stdout) as { typed: FileLintResult[]; syntax: FileLintResult[]; loaded: string[] };
     expect(brief(typed)).to.deep.equal(['1000000000001_typed.ts: 4:3 warning drop-table', '1000000000001_typed.ts: 4:17 error type-error', '1000000000002_rename.sql: 1:1 info missing-rollback', '1000000000002_rename.sql: 2:1 warning rename-table']);

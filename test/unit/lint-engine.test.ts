@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { TaskError } from '../../tasks/errors';
+import { TaskError } from '../../tasks/util/errors';
 import { lintMigrationFiles, lintMigrationsFolder, RULES, type FileLintResult, type LintOptions } from '../../tasks/lint';
 import { FILE_RULES } from '../../tasks/lint/file-rules';
 import { SQL_RULES } from '../../tasks/lint/sql-rules';

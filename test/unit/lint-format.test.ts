@@ -4,7 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import PluginError from 'plugin-error';
 import File from 'vinyl';
 import { formatJson, formatText, shouldUseColor } from '../../tasks/lint/format';
-import { lintReport, type LintedFile } from '../../tasks/lint/gulp-plugin';
+import { lintReport, type LintedFile } from '../../tasks/gulp/lint-plugin';
 import type { Diagnostic, FileLintResult } from '../../tasks/lint/types';
 import { createRecordingLogger } from '../support/recording-logger';
 

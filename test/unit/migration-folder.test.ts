@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { DEFAULT_IGNORE_PATTERN, readMigrationFolder } from '../../tasks/migration-folder';
+import { DEFAULT_IGNORE_PATTERN, readMigrationFolder } from '../../tasks/sources/migration-folder';
 
 describe('readMigrationFolder', () => {
   let dir: string;

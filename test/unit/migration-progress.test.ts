@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { MigrationProgress } from '../../tasks/migration-progress';
+import { MigrationProgress } from '../../tasks/engine/migration-progress';
 import { createRecordingLogger } from '../support/recording-logger';
 
 function runnerSaid(progress: MigrationProgress, ...messages: string[]): void {

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { poll, type Clock } from '../../tasks/poll';
+import { poll, type Clock } from '../../tasks/util/poll';
 
 /** A clock whose sleep only moves time forward, and remembers each pause. */
 function fakeClock(): Clock & { sleeps: number[] } {

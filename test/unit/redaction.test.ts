@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { createRedactingLogger, redactSecrets } from '../../tasks/logger';
-import { redactUrl } from '../../tasks/redact';
+import { createRedactingLogger, redactSecrets } from '../../tasks/util/logger';
+import { redactUrl } from '../../tasks/util/redact';
 import { createRecordingLogger } from '../support/recording-logger';
 
 describe('redaction', () => {

@@ -4,13 +4,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { REPO_ROOT } from '../support/project';
 
-describe('tasks/register-ts.cjs (the TypeScript loader of .gulp.js, mocha and the bench)', () => {
+describe('loader/register-ts.cjs (the TypeScript loader of .gulp.js, mocha and the bench)', () => {
   let dir: string;
   beforeEach(() => (dir = mkdtempSync(path.join(REPO_ROOT, '.test-register-'))));
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
   const run = (file: string) =>
-    spawnSync(process.execPath, ['-r', path.join(REPO_ROOT, 'tasks', 'register-ts.cjs'), file], { cwd: dir, encoding: 'utf8' });
+    spawnSync(process.execPath, ['-r', path.join(REPO_ROOT, 'loader', 'register-ts.cjs'), file], { cwd: dir, encoding: 'utf8' });
 
   it('runs TypeScript with types stripped, relative imports and dynamic import() of a package', () => {
     writeFileSync(path.join(dir, 'helper.ts'), 'export const twice = (n: number): number => n * 2;\n');

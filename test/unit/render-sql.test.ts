@@ -2,9 +2,9 @@ import { expect } from 'chai';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { dryRunSummary, formatDryRun } from '../../tasks/dry-run';
-import { TaskError } from '../../tasks/errors';
-import { MigrationRenderError, loadMigrationFiles, renderMigration, renderMigrations, type RenderedMigration } from '../../tasks/render-sql';
+import { dryRunSummary, formatDryRun } from '../../tasks/engine/dry-run';
+import { TaskError } from '../../tasks/util/errors';
+import { MigrationRenderError, loadMigrationFiles, renderMigration, renderMigrations, type RenderedMigration } from '../../tasks/sources/render-sql';
 
 describe('renderMigrations (SQL without a database)', () => {
   let dir: string;

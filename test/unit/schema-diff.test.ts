@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { compareSnapshots, contrast, diffSnapshots } from '../../tasks/schema-diff';
-import { emptySnapshot, type ColumnEntry, type RelationEntry, type SchemaSnapshot } from '../../tasks/schema-snapshot';
+import { compareSnapshots, contrast, diffSnapshots } from '../../tasks/db/schema-diff';
+import { emptySnapshot, type ColumnEntry, type RelationEntry, type SchemaSnapshot } from '../../tasks/db/schema-snapshot';
 
 const table = (columns: string[], extra: Partial<RelationEntry> = {}): RelationEntry => ({
   kind: 'table',

@@ -10,7 +10,7 @@ import {
   type FileEntry,
   type LedgerEntry,
   type StatusSummary,
-} from '../../tasks/status-model';
+} from '../../tasks/engine/status-model';
 
 /** node-pg-migrate's own order, as status uses it. */
 let compareNames: (a: string, b: string) => number;

@@ -4,7 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { WatchOptions } from 'gulp';
 import type { Diagnostic, FileLintResult } from '../../tasks/lint/types';
-import { formatWatchResult, type LintFiles, type MigrationWatcher } from '../../tasks/watch';
+import { formatWatchResult, type LintFiles, type MigrationWatcher } from '../../tasks/gulp/steps/watch';
 import { createTestProject, type TestProject } from '../support/project';
 import { startWatch, type WatchRun } from '../support/watch';
 

@@ -1,0 +1,213 @@
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import type { Config, Direction } from '../settings/config';
+import { classifyConnectionError } from '../db/connection-errors';
+import { formatDuration } from '../settings/duration';
+import { TaskError, messageOf } from '../util/errors';
+import { describeSession, type SessionInfo } from '../db/lock-diagnosis';
+
+export interface FailureContext {
+  config: Config;
+  direction: Direction;
+  /** The migration that was running, if the runner got that far. */
+  migration?: string;
+  /** node-pg-migrate's own description (failing SQL with a caret). */
+  detail?: string;
+  /** How many migrations the run had finished before the failure. */
+  finishedCount: number;
+  /** After a lock or statement timeout: the sessions that held table locks in an open transaction right after it. */
+  lockHolders?: SessionInfo[];
+}
+
+const DUPLICATE_OBJECT_CODES = new Set(['42P07', '42701', '42710', '42P06', '42723']);
+const CONNECTION_CODES = new Set(['ECONNREFUSED', '28P01', '3D000', '28000', 'ENOTFOUND', 'EAI_AGAIN', '57P03', 'ETIMEDOUT']);
+
+/** Turns whatever node-pg-migrate's runner threw into a TaskError that says what happened and what to run next. */
+export function explainMigrationFailure(error: unknown, { config, direction, migration, detail, finishedCount, lockHolders }: FailureContext): TaskError {
+  const message = messageOf(error);
+  const code = (error as { code?: string }).code;
+  const folder = path.relative(config.projectDir, config.migrationsDir) || '.';
+
+  if (code && CONNECTION_CODES.has(code)) {
+    const failure = classifyConnectionError(error, config.connection);
+    return new TaskError(failure.message, { hint: failure.hint, cause: error });
+  }
+  if (message.includes('Another migration is already running')) {
+    // runMigrations takes the lock itself (migration-lock.ts); this is the runner's own refusal, should it ever be reached.
+    return new TaskError('another migration is running on this database', {
+      hint: 'wait for it to finish and run the command again, or pass `--lock-mode wait` to wait for it (up to --timeout)',
+      cause: error,
+    });
+  }
+  const outOfOrder = /Not run migration (\S+) is preceding already run migration (\S+)/.exec(message);
+  if (outOfOrder) {
+    const [, pending, applied] = outOfOrder as unknown as [string, string, string];
+    // node-pg-migrate compares the ledger and the folder position by position: a deleted applied file shifts every
+    // later file, and it then names a file that is not out of order at all.
+    if (!migrationFileExists(config.migrationsDir, applied)) {
+      return new TaskError(`migration ${applied} is applied, but its file is missing from ${folder}/`, {
+        hint: 'restore it from version control (`git log --diff-filter=D --name-only -- ' + `${folder}/\`); \`gulp migrate:status\` lists every missing file`,
+        cause: error,
+      });
+    }
+    return new TaskError(`migration ${pending} is older than ${applied}, which is already applied (out of order)`, {
+      hint: `give ${pending} a newer timestamp prefix than every applied migration (rename the file in ${folder}/), then run the command again`,
+      cause: error,
+    });
+  }
+  const deleted = /Definitions of migrations (.+) have been deleted/.exec(message);
+  if (deleted) {
+    return new TaskError(`cannot roll back ${deleted[1]}: applied, but the file is gone from ${folder}/`, {
+      hint: 'restore the file from version control (git log -- migrations/), then run the command again',
+      cause: error,
+    });
+  }
+
+  // "… is not queryable": the connection died and node-pg-migrate's ROLLBACK on it failed, replacing the first error.
+  if (/Connection terminated|ECONNRESET|server closed the connection|is not queryable/i.test(message) || code === '57P01' || code === '57P02') {
+    return new TaskError(`lost the database connection${migration ? ` during migration ${migration}` : ''}: ${message}`, {
+      hint: 'the server stopped or restarted under the run; its open transaction was rolled back. Check the server, then run `gulp migrate` again',
+      cause: error,
+    });
+  }
+  const outcome = rollbackOutcome(config, direction, finishedCount);
+  const timeout = timeoutKind(error);
+  if (timeout) return explainTimeout(error, timeout, { config, direction, migration, detail, lockHolders, outcome });
+  if (!migration) {
+    return new TaskError(`could not load the migrations in ${folder}/: ${message}`, {
+      hint: isNotAMigrationError(message)
+        ? `${notAMigrationHint(folder)}; no migration was run`
+        : 'fix the file named above (a syntax error or a failing import), then run the command again; no migration was run',
+      cause: error,
+    });
+  }
+  const sql = detail ? `\n${indent(detail.replace(/^Error executing:\n/, '').trim())}` : '';
+  if (code && DUPLICATE_OBJECT_CODES.has(code) && direction === 'up') {
+    return new TaskError(`migration ${migration} failed: ${message}${sql}\n${outcome}`, {
+      hint: `an earlier run applied part of ${migration} outside these tasks (a half-applied migration): drop the objects it already created (named above) by hand, then run again (these tasks roll a failed migration back whole, so they never leave this state)`,
+      cause: error,
+    });
+  }
+  const missingExtension = /extension "([^"]+)" is not available/.exec(message)?.[1];
+  if (missingExtension) {
+    return new TaskError(`migration ${migration} failed (${direction}): ${message}${sql}\n${outcome}`, {
+      hint: `this server has no ${missingExtension} extension: DB_PROVIDER=pglite has pgvector, uuid-ossp, pg_trgm and pgcrypto without Docker; or DB_PROVIDER=docker with an image that has it (DB_IMAGE=pgvector/pgvector:pg15 for vector)`,
+      cause: error,
+    });
+  }
+  if (code === INSUFFICIENT_PRIVILEGE && config.migrateAs !== 'superuser') {
+    return new TaskError(`migration ${migration} failed (${direction}): ${message}${sql}\n${outcome}\nThe migrations run as the application role "${config.connection.user}", which may not do this.`, {
+      hint: `on a database these tasks start (migrate:local, migrate:verify), DB_MIGRATE_AS=superuser runs the migrations as its superuser; elsewhere, grant "${config.connection.user}" what ${migration} needs`,
+      cause: error,
+    });
+  }
+  return new TaskError(`migration ${migration} failed (${direction}): ${message}${sql}\n${outcome}`, {
+    hint: `fix ${migration} in ${folder}/, then run the command again`,
+    cause: error,
+  });
+}
+
+/** SQLSTATE 42501: permission denied / must be superuser. */
+const INSUFFICIENT_PRIVILEGE = '42501';
+
+type TimeoutKind = 'lock' | 'statement' | 'canceled';
+
+/** Whether the runner failed on a lock timeout (55P03), a statement timeout or a cancel (57014). */
+export function isTimeoutFailure(error: unknown): boolean {
+  return timeoutKind(error) !== undefined;
+}
+
+function timeoutKind(error: unknown): TimeoutKind | undefined {
+  const code = (error as { code?: string } | undefined)?.code;
+  // node-pg-migrate rewraps errors while it prepares its ledger ("Unable to ensure migrations table: …"): the code is lost there.
+  const message = messageOf(error);
+  if (/due to lock timeout/.test(message) || (code === '55P03' && !/due to statement timeout/.test(message))) return 'lock';
+  if (/due to statement timeout/.test(message)) return 'statement';
+  if (code === '57014' || /canceling statement due to user request/.test(message)) return 'canceled';
+  return undefined;
+}
+
+interface TimeoutContext {
+  config: Config;
+  direction: Direction;
+  migration?: string;
+  detail?: string;
+  lockHolders?: SessionInfo[];
+  outcome: string;
+}
+
+/**
+ * A migration stopped by --lock-timeout / --statement-timeout (or the server's own settings, or a cancel): which
+ * setting fired, the statement, the sessions holding locks (the likely blocker), and that it was rolled back.
+ */
+function explainTimeout(error: unknown, kind: TimeoutKind, { config, direction, migration, detail, lockHolders = [], outcome }: TimeoutContext): TaskError {
+  const subject = migration ? `migration ${migration} (${direction})` : 'the migration run, before its first migration (while preparing the ledger),';
+  const sql = detail ? `\n${indent(statementOf(detail, messageOf(error)))}` : '';
+  const holders = lockHolders.length > 0 ? `\nSessions holding locks in an open transaction (the likely blocker):${lockHolders.map((session) => `\n    ${describeSession(session)}`).join('')}` : '';
+  const fix = migration ? `fix ${migration} if it is at fault, or ` : '';
+  if (kind === 'lock') {
+    const none = holders || '\nNo session holds a table lock in an open transaction now: the blocker has finished, or it held row locks only.';
+    return new TaskError(`${subject} was stopped by ${describeSetting('lock', config)}: it waited longer than that for a lock another session holds${sql}${none}\n${outcome}`, {
+      hint:
+        'find the session holding the lock (listed above, or in pg_stat_activity) and let it finish or end it (SELECT pg_terminate_backend(PID)), ' +
+        `or ${fix}raise --lock-timeout; then run the command again`,
+      cause: error,
+    });
+  }
+  if (kind === 'statement') {
+    return new TaskError(`${subject} was stopped by ${describeSetting('statement', config)}: it ran longer than that${sql}${holders}\n${outcome}`, {
+      hint: `${migration ? `make ${migration} faster (or split it), or ` : ''}raise --statement-timeout${holders ? ', or end the session blocking it (listed above)' : ''}; then run the command again`,
+      cause: error,
+    });
+  }
+  return new TaskError(`${subject} was canceled from another session (pg_cancel_backend, or an administrator)${sql}\n${outcome}`, {
+    hint: 'find out who canceled it (the server log names the session), then run the command again',
+    cause: error,
+  });
+}
+
+/** The statement of node-pg-migrate's "Error executing:" description, without the error line it ends with. */
+function statementOf(detail: string, message: string): string {
+  const lines = detail.replace(/^Error executing:\n/, '').trimEnd().split('\n');
+  if (lines.length > 1 && lines.at(-1)!.includes(message)) lines.pop();
+  return lines.join('\n').trim();
+}
+
+/** "--lock-timeout 2 s", "DB_STATEMENT_TIMEOUT 5 min", or the server's setting when the run set none. */
+function describeSetting(kind: 'lock' | 'statement', config: Config): string {
+  const ms = kind === 'lock' ? config.lockTimeoutMs : config.statementTimeoutMs;
+  const source = kind === 'lock' ? config.timeoutSources?.lockTimeout : config.timeoutSources?.statementTimeout;
+  const name = kind === 'lock' ? 'lock_timeout' : 'statement_timeout';
+  if (ms === undefined || source === undefined) return `the server's ${name} (set for the role or database; this run set none)`;
+  return `${source} ${formatDuration(ms)} (${name})`;
+}
+
+function rollbackOutcome(config: Config, direction: Direction, finishedCount: number): string {
+  if (config.singleTransaction) return 'Single transaction: the whole run was rolled back; the database is as it was before.';
+  if (finishedCount === 0) return 'It was rolled back; no migration of this run was applied.';
+  const verb = direction === 'up' ? 'applied' : 'rolled back';
+  return `It was rolled back; the ${finishedCount} migration(s) before it stay ${verb} (--no-single-transaction).`;
+}
+
+function indent(text: string): string {
+  return text.split('\n').map((line) => `    ${line}`).join('\n');
+}
+
+/** Whether the folder holds a file for this ledger name (any extension). */
+function migrationFileExists(dir: string, name: string): boolean {
+  try {
+    return readdirSync(dir).some((file) => path.parse(file).name === name);
+  } catch {
+    return false;
+  }
+}
+
+/** node-pg-migrate's complaint about a file in the migrations folder that is not a migration at all. */
+export function isNotAMigrationError(message: string): boolean {
+  return /numeric prefix|Unknown file extension/i.test(message);
+}
+
+/** What to do about such a file. */
+export function notAMigrationHint(folder: string): string {
+  return `name every migration <timestamp>_<name>.(ts|js|sql) and move other files out of ${folder}/ (\`gulp migrate:status\` lists what is not a migration and why)`;
+}

@@ -1,0 +1,106 @@
+import type { Direction } from '../settings/config';
+import type { Logger } from '../util/logger';
+
+const BATCH_AFTER = 20;
+const BATCH_MS = 200;
+
+/**
+ * A logger for node-pg-migrate's runner that turns its chatter into one line per migration with its duration, and
+ * keeps its error output (the failing SQL with a caret) for the error message instead of printing it.
+ */
+export class MigrationProgress {
+  /** The migrations the runner said it will run, in order. */
+  readonly planned: string[] = [];
+  /** The migration whose SQL is running (or failed). */
+  current?: string;
+  /** node-pg-migrate's description of the last failure: the SQL and a caret under the failing position. */
+  failureDetail?: string;
+  readonly finished: string[] = [];
+  #currentStarted = 0;
+  /** Lines of a long run waiting to be printed together (see #print). */
+  #unprinted: string[] = [];
+  #lastPrinted = performance.now();
+
+  constructor(
+    private readonly logger: Logger,
+    private readonly direction: Direction,
+  ) {}
+
+  /** The object passed as the runner's `logger`. */
+  readonly runnerLogger = {
+    debug: undefined,
+    info: (message: string) => this.#onInfo(message),
+    warn: (message: string) => this.#onWarn(message),
+    error: (message: string) => {
+      this.failureDetail = String(message);
+    },
+  };
+
+  /** Call when the runner returned: the last migration is done. */
+  finish(): void {
+    this.#finishCurrent();
+    this.flush();
+  }
+
+  /** Prints the lines a long run has held back. */
+  flush(): void {
+    if (this.#unprinted.length > 0) this.logger.info(this.#unprinted.join('\n'));
+    this.#unprinted = [];
+    this.#lastPrinted = performance.now();
+  }
+
+  /**
+   * Which migration a runner failure belongs to, and how many of this run completed before it. The runner logs a
+   * migration's marker after its up/down function built the SQL and before that SQL runs: a database error belongs
+   * to the marked migration; any other error (thrown by an up/down function) to the one after it.
+   */
+  failure(error: unknown): { migration?: string; completedBefore: number } {
+    this.flush();
+    const fromDatabase = typeof (error as { severity?: unknown })?.severity === 'string';
+    if (fromDatabase || this.planned.length === 0) return { migration: this.current, completedBefore: this.finished.length };
+    const next = this.current ? this.planned.indexOf(this.current) + 1 : 0;
+    return { migration: this.planned[next] ?? this.current, completedBefore: next };
+  }
+
+  #onInfo(message: string): void {
+    const planned = /^> - (.+)$/.exec(message);
+    if (planned) this.planned.push(planned[1]!);
+    const marker = /^### MIGRATION (.+) \((UP|DOWN)\) ###$/.exec(message);
+    if (!marker) {
+      this.logger.debug?.(`node-pg-migrate: ${message}`);
+      return;
+    }
+    this.#finishCurrent();
+    this.current = marker[1];
+    this.#currentStarted = performance.now();
+  }
+
+  #onWarn(message: string): void {
+    if (message.includes('not wrapped in a transaction') || message.includes('Need to break single transaction')) {
+      this.logger.warn(`${this.current ?? 'a migration'} runs outside the transaction (pgm.noTransaction()): a failure after it cannot undo it`);
+    } else {
+      this.logger.debug?.(`node-pg-migrate: ${message}`);
+    }
+  }
+
+  /**
+   * One line per migration, at once for a short run; a run of more than {@link BATCH_AFTER} migrations prints them
+   * every {@link BATCH_MS} ms as one message: a timestamp formatted per line costs more than a trivial migration.
+   */
+  #print(line: string): void {
+    if (this.planned.length <= BATCH_AFTER) {
+      this.logger.info(line);
+      return;
+    }
+    this.#unprinted.push(line);
+    if (performance.now() - this.#lastPrinted >= BATCH_MS) this.flush();
+  }
+
+  #finishCurrent(): void {
+    if (!this.current) return;
+    const arrow = this.direction === 'up' ? '↑' : '↓';
+    this.#print(`  ${arrow} ${this.current} (${Math.round(performance.now() - this.#currentStarted)} ms)`);
+    this.finished.push(this.current);
+    this.current = undefined;
+  }
+}

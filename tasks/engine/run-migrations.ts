@@ -1,0 +1,143 @@
+import path from 'node:path';
+import { describeChecksumFailure, recordChecksums, recordChecksumsWith } from '../db/checksums';
+import type { Cleanups } from '../util/cleanups';
+import type { Config, Direction } from '../settings/config';
+import { sessionsHoldingLocks } from '../db/lock-diagnosis';
+import { explainMigrationFailure, isTimeoutFailure } from './migration-errors';
+import { acquireMigrationLock, applySessionTimeouts, MigrationLockError, releaseMigrationLock } from '../db/migration-lock';
+import { MigrationProgress } from './migration-progress';
+import type { Logger } from '../util/logger';
+import { DEFAULT_IGNORE_PATTERN, readMigrationFolder } from '../sources/migration-folder';
+import { assertRollbacksExist, sqlLoaderStrategies } from '../sources/sql-rollbacks';
+import { readAppliedNames } from '../db/ledger';
+import { withClient } from '../db/pg-client';
+
+type RunnerOption = import('node-pg-migrate').RunnerOption;
+
+export interface RunMigrationsOptions {
+  config: Config;
+  /** Application-role URL of the database to migrate. */
+  url: string;
+  direction: Direction;
+  /** How many; Infinity for all. */
+  count: number;
+  logger: Logger;
+  /** The run's cleanups (Ctrl-C, SIGTERM): while the runner works, they cancel its statement on the server. */
+  cleanups?: Cleanups;
+}
+
+/** A migration the runner applied or rolled back. */
+export interface RanMigration {
+  name: string;
+  path: string;
+}
+
+/**
+ * Runs node-pg-migrate's runner (single transaction unless configured otherwise), printing one line per migration; on
+ * failure throws one TaskError naming the migration and what to do. Shared by migrate, redo, verify and watch.
+ * Before the runner, on the same session: the run lock (node-pg-migrate's advisory lock, taken here so that
+ * `--lock-mode wait` can wait with a bound and a message; the runner then runs with `noLock`), then the session's
+ * --lock-timeout / --statement-timeout.
+ */
+export async function runMigrations({ config, url, direction, count, logger, cleanups }: RunMigrationsOptions): Promise<RanMigration[]> {
+  const { runner, PG_MIGRATE_LOCK_ID } = await import('node-pg-migrate');
+  const lockId = String(PG_MIGRATE_LOCK_ID);
+  if (direction === 'down') await assertRollbacksFor(url, config, count);
+  forgetLoadedMigrations(config.migrationsDir);
+  const progress = new MigrationProgress(logger, direction);
+  try {
+    // Our own client (withClient listens for its 'error' events): a connection lost mid-run then rejects the
+    // runner's query with a message we explain, instead of escaping as an unhandled 'error' event.
+    const ran = await withClient(url, async (client) => {
+      const stopCancelling = cancelOnCleanup(cleanups, url, (client as unknown as { processID?: number }).processID);
+      try {
+        await client.query("SET client_connection_check_interval = '1s'").catch(() => undefined);
+        await acquireMigrationLock(client, { lockId, mode: config.lockMode, waitTimeoutMs: config.waitTimeoutMs, logger });
+        try {
+          await applySessionTimeouts(client, config);
+          const applied = await runner({
+            dbClient: client,
+            dir: config.migrationsDir,
+            migrationsTable: config.migrationsTable,
+            direction,
+            count,
+            singleTransaction: config.singleTransaction,
+            checkOrder: true,
+            noLock: true,
+            ignorePattern: config.ignorePattern ?? DEFAULT_IGNORE_PATTERN,
+            // The same strategy as node-pg-migrate/migrationLoader's, typed from its legacy entry point.
+            migrationLoaderStrategies: (await sqlLoaderStrategies()) as unknown as RunnerOption['migrationLoaderStrategies'],
+            logger: progress.runnerLogger,
+          });
+          // Checksums for migrate:status, on the same session. Not in the runner's transaction (it has committed): a
+          // crash between the two leaves "no checksum", never false drift. Failing to record only warns: they ran.
+          await recordChecksumsWith(client, config, applied, direction).catch((error: unknown) => logger.warn(describeChecksumFailure(error)));
+          return applied;
+        } catch (error) {
+          // Per-migration mode leaves the failed migration's transaction open (aborted): end it before the unlock.
+          await client.query('ROLLBACK').catch(() => undefined);
+          throw error;
+        } finally {
+          await releaseMigrationLock(client, lockId);
+        }
+      } finally {
+        stopCancelling();
+      }
+    });
+    progress.finish();
+    return ran.map(({ name, path }) => ({ name, path }));
+  } catch (error) {
+    // Another run holds the lock: explained already, and nothing was changed.
+    if (error instanceof MigrationLockError) throw error;
+    const { migration, completedBefore } = progress.failure(error);
+    if (!config.singleTransaction && completedBefore > 0) {
+      // Per-migration transactions: the ones before the failure are committed, so their checksums belong recorded.
+      await recordCompleted(url, config, progress.planned.slice(0, completedBefore), direction).catch((recordError: unknown) =>
+        logger.warn(describeChecksumFailure(recordError)),
+      );
+    }
+    // A lock or statement timeout: who holds locks now (our session is gone, so its waits are too) names the likely blocker.
+    const lockHolders = isTimeoutFailure(error) ? await withClient(url, (client) => sessionsHoldingLocks(client)).catch(() => undefined) : undefined;
+    throw explainMigrationFailure(error, { config, direction, migration, detail: progress.failureDetail, finishedCount: completedBefore, lockHolders });
+  }
+}
+
+/**
+ * An interrupted run must not leave its statement running on the server, holding its locks. While the runner works,
+ * the run's cleanups (Ctrl-C, SIGTERM) cancel its statement from a connection of their own (a role may cancel its own
+ * sessions; the server then rolls the transaction back). A gulp killed outright is covered by the session's
+ * client_connection_check_interval (set above: the server notices the lost client within a second, even mid-statement;
+ * PostgreSQL 14+, ignored before). Returns the function that ends this.
+ */
+function cancelOnCleanup(cleanups: Cleanups | undefined, url: string, pid: number | undefined): () => void {
+  if (!cleanups || pid === undefined) return () => undefined;
+  return cleanups.add('migration statement', async () => {
+    await withClient(url, (other) => other.query('SELECT pg_cancel_backend($1)', [pid]), 2_000).catch(() => undefined);
+  });
+}
+
+/** A down run stops before the database is touched when a `.sql` migration it would roll back has no rollback. */
+async function assertRollbacksFor(url: string, config: Config, count: number): Promise<void> {
+  const applied = (await readAppliedNames(url, config).catch(() => undefined)) ?? [];
+  const toRollBack = new Set(applied.slice(Math.max(0, applied.length - count)));
+  if (toRollBack.size === 0) return;
+  const { migrations } = await readMigrationFolder(config.migrationsDir, config.ignorePattern);
+  assertRollbacksExist(migrations.filter((file) => toRollBack.has(file.name)), path.relative(config.projectDir, config.migrationsDir) || config.migrationsDir);
+}
+
+async function recordCompleted(url: string, config: Config, names: string[], direction: Direction): Promise<void> {
+  const { migrations } = await readMigrationFolder(config.migrationsDir, config.ignorePattern);
+  const completed = migrations.filter((file) => names.includes(file.name));
+  await recordChecksums(url, config, completed, direction);
+}
+
+/**
+ * node-pg-migrate loads .ts/.js migrations through jiti into Node's module cache: in one process (gulp watch, redo's
+ * down then up, tests) an edited file would otherwise run in its old version while its checksum is taken anew.
+ */
+export function forgetLoadedMigrations(dir: string): void {
+  const folder = path.resolve(dir) + path.sep;
+  for (const key of Object.keys(require.cache)) {
+    if (key.startsWith(folder)) delete require.cache[key];
+  }
+}

@@ -1,0 +1,64 @@
+import { parseDatabaseUrl } from '../../settings/config';
+import { requireConfig, type TaskContext } from '../context';
+import { classifyConnectionError } from '../../db/connection-errors';
+import { defineTask, type DescribedTask } from '../define-task';
+import { TaskError } from '../../util/errors';
+import { withClient } from '../../db/pg-client';
+import { readKeptStateSync } from '../../settings/kept-state';
+import { poll, type Clock } from '../../util/poll';
+import { redactUrl } from '../../util/redact';
+
+/** Say once that we are waiting, when the database has not answered this long. */
+const ANNOUNCE_AFTER_MS = 1_000;
+
+export interface WaitDbOptions {
+  /** For tests: a clock that does not really wait. */
+  clock?: Clock;
+}
+
+/**
+ * Polls `SELECT 1` as the application role until it answers or DB_WAIT_TIMEOUT (--timeout) runs out; fails at once
+ * on errors waiting cannot fix (wrong password, missing database, unknown host), saying what to do.
+ */
+export function createWaitDbTask(ctx: TaskContext, { clock }: WaitDbOptions = {}): DescribedTask {
+  return defineTask(
+    ctx,
+    { name: 'waitDb', description: 'Wait until the database accepts the application role (DB_WAIT_TIMEOUT)', flags: ['timeout'] },
+    async () => {
+      const config = requireConfig(ctx);
+      const url = ctx.database?.url ?? config.url;
+      const target = parseDatabaseUrl(url, []) ?? config.connection;
+      const started = clock?.now() ?? performance.now();
+      const attemptTimeoutMs = Math.min(5_000, config.waitTimeoutMs);
+      let announced = false;
+      const announce = (error: unknown, elapsedMs: number) => {
+        if (announced || elapsedMs < ANNOUNCE_AFTER_MS) return;
+        announced = true;
+        const seconds = config.waitTimeoutMs / 1000;
+        ctx.logger.info(`Waiting for the database (${classifyConnectionError(error, target).message} so far; giving up after ${seconds} s)`);
+      };
+      const result = await poll(
+        () => withClient(url, (client) => client.query('SELECT 1'), attemptTimeoutMs),
+        { timeoutMs: config.waitTimeoutMs, clock, onRetry: announce },
+        (error) => !classifyConnectionError(error, target).transient,
+      );
+      if (result.ok) {
+        const elapsed = Math.round((clock?.now() ?? performance.now()) - started);
+        ctx.logger.info(`Database ready: ${target.user}@${target.host}:${target.port}/${target.database} (${elapsed} ms)`);
+        return;
+      }
+      const failure = classifyConnectionError(result.lastError, target);
+      const message = failure.transient
+        ? `gave up waiting for the database after ${config.waitTimeoutMs / 1000} s: ${failure.message}`
+        : failure.message;
+      throw new TaskError(message, { hint: failure.hint + keptDatabaseNote(config.projectDir, url), cause: result.lastError });
+    },
+  );
+}
+
+/** When a kept database runs at another URL than the one that failed, the likely fix is to use it. */
+function keptDatabaseNote(projectDir: string, failedUrl: string): string {
+  const kept = readKeptStateSync(projectDir);
+  if (!kept || kept.url === failedUrl) return '';
+  return `. A kept database is running at ${redactUrl(kept.url)}: to use it, remove DATABASE_URL and DB_* from the environment and .env (they override it)`;
+}
