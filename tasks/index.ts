@@ -1,36 +1,51 @@
-/** pg-migrate-tasks: composable Gulp 5 tasks for a PostgreSQL schema workflow on node-pg-migrate. */
-export { createContext, type TaskContext, type ContextOptions } from './gulp/context';
+/**
+ * pg-migrate-tasks: a PostgreSQL schema workflow on node-pg-migrate, as Gulp 5 tasks.
+ *
+ * - The commands, ready to export from a gulpfile: {@link createMigrationTasks} (or {@link MigrationTasksRegistry}).
+ * - The steps they are made of, to compose commands of your own: {@link stepFactories}, {@link composeCommand}.
+ * - The engine, for scripts: typed settings in ({@link resolveSettings}), results out, no gulp.
+ * @packageDocumentation
+ */
+
+// The commands.
+export { createMigrationTasks, MigrationTasksRegistry, type MigrationTasks, type MigrationTasksOptions } from './gulp/migration-tasks';
+export { COMMANDS, COMMAND_IDS, type CommandId, type CommandRow } from './gulp/commands';
+export { FLAGS, type FlagName, type FlagSpec } from './settings/flags';
+
+// Steps and composition.
+export { createContext, need, type ContextOptions, type Handoff, type HandoffKey, type TaskContext } from './gulp/context';
+export { composeCommand, type AnyStep, type Command, type CommandDefinition } from './gulp/compose';
+export { defineStep, type Step, type StepInfo, type StepRequirements } from './gulp/step';
+export { stepFactories, createCustomStep, type CustomStepDefinition, type CustomStepInput, type StepFactories } from './gulp/step-factories';
 export { createEnsureEnvTask, type EnsureEnvOptions } from './gulp/steps/ensure-env';
 export { createStartDbTask, type StartDbOptions } from './gulp/steps/start-db';
 export { createWaitDbTask, type WaitDbOptions } from './gulp/steps/wait-db';
-export { createMigrateTask, type MigrateOptions } from './gulp/steps/migrate';
+export { createMigrateTask, type MigrateStepOptions } from './gulp/steps/migrate';
 export { createTeardownTask } from './gulp/steps/teardown';
 export { createDbStopTask } from './gulp/steps/db-stop';
-export { createStatusTask, type StatusOptions, type StatusDocument } from './gulp/steps/status';
-export { createCreateMigrationTask, type CreateMigrationOptions } from './gulp/steps/create-migration';
+export { createStatusTask, type StatusStepOptions } from './gulp/steps/status';
+export { createCreateMigrationTask, type CreateMigrationStepOptions } from './gulp/steps/create-migration';
 export { createRedoTask, type RedoOptions } from './gulp/steps/redo';
-export { recordChecksums, hashMigrationContent, CHECKSUM_TABLE } from './db/checksums';
-export { MIGRATION_STATES, EXIT_PENDING, EXIT_DRIFT, type MigrationState, type MigrationStatus } from './engine/status-model';
-export { renderMigrations, renderMigration, loadMigrationFiles, MigrationRenderError, type RenderedMigration, type LoadedMigration, type RenderMigrationsOptions, type RenderFailure } from './sources/render-sql';
-export { dryRunMigrations, formatDryRun, type DryRunPlan } from './engine/dry-run';
+export { createVerifyGuardTask, createVerifyTask } from './gulp/steps/verify';
+export { createLintTask, type LintTaskOptions } from './gulp/steps/lint';
+export { createWatchTask, type WatchTaskOptions } from './gulp/steps/watch';
+export { lintMigrations, lintReport, type LintMigrationsOptions, type LintReportOptions } from './gulp/lint-plugin';
+
+// The engine.
+export { resolveSettings, type Settings, type ProjectDefaults, type ProviderName, type Direction } from './settings/settings';
+export { migrate, type MigrateOptions, type MigrateResult } from './engine/migrate';
 export { runMigrations, type RanMigration } from './engine/run-migrations';
-export { createVerifyTask, createVerifyGuardTask, verifyMigrations, type VerifyMigrationsOptions } from './gulp/steps/verify';
-export { takeSnapshot, readSnapshot, emptySnapshot, type SchemaSnapshot, type SnapshotOptions } from './db/schema-snapshot';
-export { compareSnapshots, diffSnapshots, type SchemaChange } from './db/schema-diff';
-export { createLintTask, LINT_FAILURE_HINT, type LintTaskOptions } from './gulp/steps/lint';
-export { lintMigrations, lintReport, PLUGIN_NAME as LINT_PLUGIN_NAME, type LintMigrationsOptions, type LintReportOptions, type LintedFile, type PgmtLintResult } from './gulp/lint-plugin';
-export { formatText as formatLintText, formatJson as formatLintJson, shouldUseColor, LINT_JSON_VERSION, type LintDocument, type LintFormatter } from './lint/format';
-export { assertLintClean } from './lint/preflight';
-export { RULES as LINT_RULES, lintMigrationFiles, lintMigrationsFolder, type Diagnostic, type FileLintResult, type LintConfig, type LintOptions, type RuleMeta, type Severity } from './lint/index';
-export { createWatchTask, formatWatchResult, type WatchTaskOptions, type WatchFunction, type MigrationWatcher, type LintFiles } from './gulp/steps/watch';
-export { withTeardown } from './gulp/with-teardown';
-export { defineTask, describeTask } from './gulp/define-task';
+export { dryRunMigrations, type DryRunPlan } from './engine/dry-run';
+export { redoMigrations } from './engine/redo';
+export { verifyMigrations, type VerifyMigrationsOptions } from './engine/verify';
+export { migrationStatus, type StatusDocument } from './engine/status';
+export { MIGRATION_STATES, EXIT_PENDING, EXIT_DRIFT, type MigrationState, type MigrationStatus } from './engine/status-model';
+export { createMigration } from './engine/create-migration';
+export { lintProject } from './engine/lint';
+export type { Diagnostic, FileLintResult, RuleMeta, Severity } from './lint/types';
+export type { DatabaseSettings, Provider, StartedDatabase } from './providers/types';
+
+// Errors and output.
 export { TaskError } from './util/errors';
-export type { FlagName } from './settings/flags';
-export { resolveConfig, type Config, type ProviderName, type Direction } from './settings/config';
 export { redactUrl } from './util/redact';
 export type { Logger } from './util/logger';
-export type { Provider, StartedDatabase } from './providers/index';
-export { pgliteProvider } from './providers/pglite';
-export { requiredExtensions, type RequiredExtension } from './providers/migration-extensions';
-export { extensionChoice } from './providers/extension-choice';

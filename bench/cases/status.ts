@@ -63,6 +63,6 @@ async function fillLedger(url: string, names: string[]): Promise<void> {
   await withClient(url, async (client) => {
     await client.query('CREATE TABLE "public"."pgmigrations" (id SERIAL PRIMARY KEY, name varchar(255) NOT NULL, run_on timestamp NOT NULL)');
     await client.query('INSERT INTO pgmigrations (name, run_on) SELECT name, now() - (count(*) OVER () - ordinality) * interval \'1 second\' FROM unnest($1::text[]) WITH ORDINALITY AS t(name, ordinality) ORDER BY ordinality', [names]);
-    await upsertChecksums(client, names, names.map(() => hashMigrationContent(STATUS_MIGRATION_CONTENT)));
+    await upsertChecksums(client, { schema: 'public', table: 'pgmigrations' }, names, names.map(() => hashMigrationContent(STATUS_MIGRATION_CONTENT)));
   });
 }

@@ -2,19 +2,16 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { Client } from 'pg';
-import type { Config, Direction } from '../settings/config';
+import type { Direction, LedgerSettings } from '../settings/settings';
 import { messageOf } from '../util/errors';
+import { checksumTableName } from './ledger';
 import { withClient } from './pg-client';
-import type { RanMigration } from '../engine/run-migrations';
 
-/** Our side table beside node-pg-migrate's ledger; the ledger itself (`pgmigrations(id, name, run_on)`) is never touched. */
-export const CHECKSUM_TABLE = 'pgmt_migration_checksums';
-
-/**
- * The schema of node-pg-migrate's ledger: runMigrations passes neither `schema` nor `migrationsSchema`, and the runner
- * then uses `public` (its getMigrationTableSchema). The checksum table lives beside it.
- */
-export const LEDGER_SCHEMA = 'public';
+/** A migration a run applied or rolled back: its ledger name and its file. */
+export interface RanMigration {
+  name: string;
+  path: string;
+}
 
 const CRLF = Buffer.from('\r\n');
 
@@ -43,43 +40,33 @@ export function hashMigrationFileSync(file: string): string {
   return hashMigrationContent(readFileSync(file));
 }
 
-/** `"public"."pgmt_migration_checksums"`, quoted for SQL. */
-export function checksumTableName(client: Pick<Client, 'escapeIdentifier'>): string {
-  return `${client.escapeIdentifier(LEDGER_SCHEMA)}.${client.escapeIdentifier(CHECKSUM_TABLE)}`;
-}
-
-/** `"public"."pgmigrations"` (or MIGRATIONS_TABLE), quoted for SQL. */
-export function ledgerTableName(client: Pick<Client, 'escapeIdentifier'>, config: Pick<Config, 'migrationsTable'>): string {
-  return `${client.escapeIdentifier(LEDGER_SCHEMA)}.${client.escapeIdentifier(config.migrationsTable)}`;
-}
-
 /**
  * Keeps the checksum table in step with a run: after an `up`, upserts the hash of each migration that ran (creating
- * the table when missing); after a `down`, deletes their rows (and creates nothing). Does nothing for a dry run.
+ * the table when missing); after a `down`, deletes their rows (and creates nothing)..
  * @example await recordChecksums(url, config, ran, 'up')
  */
-export async function recordChecksums(url: string, config: Config, ran: readonly RanMigration[], direction: Direction): Promise<void> {
-  if (ran.length === 0 || config.dryRun) return;
-  await withClient(url, (client) => recordChecksumsWith(client, config, ran, direction));
+export async function recordChecksums(url: string, ledger: LedgerSettings, ran: readonly RanMigration[], direction: Direction): Promise<void> {
+  if (ran.length === 0) return;
+  await withClient(url, (client) => recordChecksumsWith(client, ledger, ran, direction));
 }
 
 /** {@link recordChecksums} on a connection the caller has (the runner's, once it has committed: no new login). */
-export async function recordChecksumsWith(client: Client, config: Config, ran: readonly RanMigration[], direction: Direction): Promise<void> {
-  if (ran.length === 0 || config.dryRun) return;
+export async function recordChecksumsWith(client: Client, ledger: LedgerSettings, ran: readonly RanMigration[], direction: Direction): Promise<void> {
+  if (ran.length === 0) return;
   const names = ran.map((migration) => migration.name);
   if (direction === 'down') {
-    const table = checksumTableName(client);
+    const table = checksumTableName(client, ledger);
     const { rows } = await client.query<{ exists: boolean }>('SELECT to_regclass($1) IS NOT NULL AS exists', [table]);
     if (rows[0]?.exists) await client.query(`DELETE FROM ${table} WHERE name = ANY($1::text[])`, [names]);
     return;
   }
   const hashes = await Promise.all(ran.map((migration) => hashMigrationFile(migration.path)));
-  await upsertChecksums(client, names, hashes);
+  await upsertChecksums(client, ledger, names, hashes);
 }
 
 /** Creates the checksum table if needed and records `hashes[i]` for `names[i]`, now. Used by runs and by --accept. */
-export async function upsertChecksums(client: Client, names: readonly string[], hashes: readonly string[]): Promise<void> {
-  const table = checksumTableName(client);
+export async function upsertChecksums(client: Client, ledger: LedgerSettings, names: readonly string[], hashes: readonly string[]): Promise<void> {
+  const table = checksumTableName(client, ledger);
   await client.query(
     `CREATE TABLE IF NOT EXISTS ${table} (name text PRIMARY KEY, sha256 text NOT NULL, recorded_at timestamptz NOT NULL DEFAULT now())`,
   );

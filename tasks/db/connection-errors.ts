@@ -1,4 +1,4 @@
-import type { ConnectionSettings } from '../settings/config';
+import type { ConnectionParts } from '../settings/settings';
 
 /** Why a connection attempt failed, in terms a user can act on. */
 export interface ConnectionFailure {
@@ -10,7 +10,7 @@ export interface ConnectionFailure {
 }
 
 /** Classifies a pg/network error from connecting to `target`. */
-export function classifyConnectionError(error: unknown, target: Pick<ConnectionSettings, 'host' | 'port' | 'database' | 'user'>): ConnectionFailure {
+export function classifyConnectionError(error: unknown, target: Pick<ConnectionParts, 'host' | 'port' | 'database' | 'user'>): ConnectionFailure {
   const { code, message = String(error) } = (error ?? {}) as { code?: string; message?: string };
   const where = `${target.host}:${target.port}`;
   switch (code) {

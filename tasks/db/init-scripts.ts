@@ -1,7 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { packageRoot } from '../util/package-root';
-import { buildUrl, type ConnectionSettings } from '../settings/config';
+import { buildUrl, type ConnectionParts } from '../settings/settings';
 import { TaskError, messageOf } from '../util/errors';
 import type { Logger } from '../util/logger';
 import { withClient } from './pg-client';
@@ -18,8 +18,8 @@ export interface InitScript {
  * `pgmt.app_user` and `pgmt.app_password` the scripts read to create the application role.
  */
 export async function prepareDatabase(
-  superuser: ConnectionSettings,
-  app: Pick<ConnectionSettings, 'database' | 'user' | 'password'>,
+  superuser: ConnectionParts,
+  app: Pick<ConnectionParts, 'database' | 'user' | 'password'>,
   scripts: InitScript[],
   logger: Logger,
 ): Promise<void> {

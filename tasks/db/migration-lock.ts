@@ -1,5 +1,5 @@
 import type { Client } from 'pg';
-import type { Config, LockMode } from '../settings/config';
+import type { LockMode, RunSettings } from '../settings/settings';
 import { formatDuration, MAX_TIMEOUT_MS } from '../settings/duration';
 import { TaskError } from '../util/errors';
 import { advisoryLockHolder, describeSession, type SessionInfo } from './lock-diagnosis';
@@ -73,10 +73,10 @@ export async function releaseMigrationLock(client: Client, lockId: string): Prom
  * Sets the run's --lock-timeout and --statement-timeout (or DB_LOCK_TIMEOUT / DB_STATEMENT_TIMEOUT) on the session
  * the migrations run in; unset ones keep the server's setting.
  */
-export async function applySessionTimeouts(client: Client, config: Pick<Config, 'lockTimeoutMs' | 'statementTimeoutMs'>): Promise<void> {
+export async function applySessionTimeouts(client: Client, run: Pick<RunSettings, 'lockTimeoutMs' | 'statementTimeoutMs'>): Promise<void> {
   const settings: [string, number | undefined][] = [
-    ['lock_timeout', config.lockTimeoutMs],
-    ['statement_timeout', config.statementTimeoutMs],
+    ['lock_timeout', run.lockTimeoutMs],
+    ['statement_timeout', run.statementTimeoutMs],
   ];
   for (const [name, ms] of settings) {
     if (ms !== undefined) await client.query('SELECT set_config($1, $2, false)', [name, `${ms}ms`]);

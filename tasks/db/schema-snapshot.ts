@@ -402,4 +402,3 @@ function keyed<R, T>(rows: R[], entry: (row: R) => [string, T]): Record<string, 
   return result;
 }
 
-export { compareSnapshots, diffSnapshots, describeChange, type SchemaChange, type PropertyChange } from './schema-diff';

@@ -1,18 +1,15 @@
 import path from 'node:path';
-import type { Config, Direction } from '../settings/config';
-import { classifyConnectionError } from '../db/connection-errors';
-import { TaskError, messageOf } from '../util/errors';
+import type { Direction } from '../settings/settings';
+import type { MigrationSettings } from './types';
 import type { Logger } from '../util/logger';
 import { readAppliedNames } from '../db/ledger';
 import { explainMigrationFailure } from './migration-errors';
 import { loadMigrationFiles, renderMigration, type LoadedMigration, type RenderedMigration } from '../sources/render-sql';
 import { assertRollbacksExist } from '../sources/sql-rollbacks';
 
-/** The schema node-pg-migrate keeps its ledger in when no schema option is given (as runMigrations runs it). */
-const LEDGER_SCHEMA = 'public';
 
 export interface DryRunOptions {
-  config: Config;
+  settings: MigrationSettings;
   /** Application-role URL of the database whose ledger says what is applied. Only read, never written. */
   url: string;
   direction: Direction;
@@ -36,24 +33,24 @@ export interface DryRunPlan {
  * use, then one summary line. Changes nothing: the ledger is read with a plain SELECT in a read-only transaction when
  * it exists (never created), no advisory lock is taken, the migrations are rendered without the database.
  */
-export async function dryRunMigrations({ config, url, direction, count, logger }: DryRunOptions): Promise<DryRunPlan> {
-  const plan = await planDryRun({ config, url, direction, count, logger });
-  for (const line of formatDryRun(plan, { singleTransaction: config.singleTransaction, projectDir: config.projectDir })) logger.info(line);
+export async function dryRunMigrations({ settings, url, direction, count, logger }: DryRunOptions): Promise<DryRunPlan> {
+  const plan = await planDryRun({ settings, url, direction, count, logger });
+  for (const line of formatDryRun(plan, { singleTransaction: settings.run.singleTransaction, projectDir: settings.source.projectDir })) logger.info(line);
   return plan;
 }
 
 /** Reads the ledger (if any), decides which migrations would run as node-pg-migrate's runner would, and renders them. */
-export async function planDryRun({ config, url, direction, count, logger }: DryRunOptions): Promise<DryRunPlan> {
-  const ledgerTable = `"${LEDGER_SCHEMA}"."${config.migrationsTable}"`;
-  const applied = await readLedger(url, ledgerTable, config);
-  const load = { dir: config.migrationsDir, projectDir: config.projectDir, logger, ignorePattern: config.ignorePattern };
+export async function planDryRun({ settings, url, direction, count, logger }: DryRunOptions): Promise<DryRunPlan> {
+  const ledgerTable = `"${settings.ledger.schema}"."${settings.ledger.table}"`;
+  const applied = { names: await readAppliedNames(url, settings.ledger, settings.connection) };
+  const load = { dir: settings.source.migrationsDir, projectDir: settings.source.projectDir, logger, ignorePattern: settings.source.ignorePattern };
   const loaded = await loadMigrationFiles(load);
-  const toRun = migrationsToRun(applied.names ?? [], loaded, direction, count, config);
+  const toRun = migrationsToRun(applied.names ?? [], loaded, direction, count, settings);
   // The same refusal as the real run, before anything is rendered: a .sql migration without any rollback.
-  if (direction === 'down') assertRollbacksExist(toRun, path.relative(config.projectDir, config.migrationsDir) || config.migrationsDir);
+  if (direction === 'down') assertRollbacksExist(toRun, path.relative(settings.source.projectDir, settings.source.migrationsDir) || settings.source.migrationsDir);
   const migrations: RenderedMigration[] = [];
   for (const migration of toRun) {
-    migrations.push(await renderMigration(migration, { direction, migrationsTable: config.migrationsTable, projectDir: config.projectDir, logger }));
+    migrations.push(await renderMigration(migration, { direction, migrationsTable: settings.ledger.table, migrationsSchema: settings.ledger.schema, projectDir: settings.source.projectDir, logger }));
   }
   return { direction, migrations, ledgerExists: applied.names !== undefined, ledgerTable };
 }
@@ -104,26 +101,9 @@ export function dryRunSummary(direction: Direction, count: number): string {
   return `Dry run: ${count} ${count === 1 ? 'migration' : 'migrations'} would be ${direction === 'up' ? 'applied' : 'rolled back'}; nothing was changed`;
 }
 
-/**
- * The applied migration names in the runner's order (`ORDER BY run_on, id`), or undefined when the ledger table does
- * not exist. One read-only transaction of plain SELECTs: no table is created, no lock beyond the SELECT's own.
- */
-async function readLedger(url: string, ledgerTable: string, config: Config): Promise<{ names?: string[] }> {
-  try {
-    return { names: await readAppliedNames(url, config) };
-  } catch (error) {
-    const failure = classifyConnectionError(error, config.connection);
-    if (failure.kind !== 'other') throw new TaskError(failure.message, { hint: failure.hint, cause: error });
-    throw new TaskError(`could not read the migration ledger ${ledgerTable}: ${messageOf(error)}`, {
-      hint: 'check that the role in DATABASE_URL (or DB_USER) may read it, then run `gulp migrate --dry-run` again',
-      cause: error,
-    });
-  }
-}
-
 /** node-pg-migrate's runner rules (checkOrder, getMigrationsToRun), with its errors explained the way migrate explains them. */
-function migrationsToRun(applied: string[], loaded: LoadedMigration[], direction: Direction, count: number, config: Config): LoadedMigration[] {
-  const explain = (message: string) => explainMigrationFailure(new Error(message), { config, direction, finishedCount: 0 });
+function migrationsToRun(applied: string[], loaded: LoadedMigration[], direction: Direction, count: number, settings: MigrationSettings): LoadedMigration[] {
+  const explain = (message: string) => explainMigrationFailure(new Error(message), { settings, direction, finishedCount: 0 });
   for (let i = 0; i < Math.min(applied.length, loaded.length); i += 1) {
     if (applied[i] !== loaded[i]!.name) throw explain(`Not run migration ${loaded[i]!.name} is preceding already run migration ${applied[i]}`);
   }

@@ -1,13 +1,15 @@
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
-import type { Config, Direction } from '../settings/config';
+import type { Direction } from '../settings/settings';
+import type { MigrationSettings } from './types';
 import { classifyConnectionError } from '../db/connection-errors';
 import { formatDuration } from '../settings/duration';
 import { TaskError, messageOf } from '../util/errors';
+import { isNotAMigrationError, notAMigrationHint } from '../sources/migration-folder';
 import { describeSession, type SessionInfo } from '../db/lock-diagnosis';
 
 export interface FailureContext {
-  config: Config;
+  settings: MigrationSettings;
   direction: Direction;
   /** The migration that was running, if the runner got that far. */
   migration?: string;
@@ -23,13 +25,13 @@ const DUPLICATE_OBJECT_CODES = new Set(['42P07', '42701', '42710', '42P06', '427
 const CONNECTION_CODES = new Set(['ECONNREFUSED', '28P01', '3D000', '28000', 'ENOTFOUND', 'EAI_AGAIN', '57P03', 'ETIMEDOUT']);
 
 /** Turns whatever node-pg-migrate's runner threw into a TaskError that says what happened and what to run next. */
-export function explainMigrationFailure(error: unknown, { config, direction, migration, detail, finishedCount, lockHolders }: FailureContext): TaskError {
+export function explainMigrationFailure(error: unknown, { settings, direction, migration, detail, finishedCount, lockHolders }: FailureContext): TaskError {
   const message = messageOf(error);
   const code = (error as { code?: string }).code;
-  const folder = path.relative(config.projectDir, config.migrationsDir) || '.';
+  const folder = path.relative(settings.source.projectDir, settings.source.migrationsDir) || '.';
 
   if (code && CONNECTION_CODES.has(code)) {
-    const failure = classifyConnectionError(error, config.connection);
+    const failure = classifyConnectionError(error, settings.connection);
     return new TaskError(failure.message, { hint: failure.hint, cause: error });
   }
   if (message.includes('Another migration is already running')) {
@@ -44,7 +46,7 @@ export function explainMigrationFailure(error: unknown, { config, direction, mig
     const [, pending, applied] = outOfOrder as unknown as [string, string, string];
     // node-pg-migrate compares the ledger and the folder position by position: a deleted applied file shifts every
     // later file, and it then names a file that is not out of order at all.
-    if (!migrationFileExists(config.migrationsDir, applied)) {
+    if (!migrationFileExists(settings.source.migrationsDir, applied)) {
       return new TaskError(`migration ${applied} is applied, but its file is missing from ${folder}/`, {
         hint: 'restore it from version control (`git log --diff-filter=D --name-only -- ' + `${folder}/\`); \`gulp migrate:status\` lists every missing file`,
         cause: error,
@@ -70,9 +72,9 @@ export function explainMigrationFailure(error: unknown, { config, direction, mig
       cause: error,
     });
   }
-  const outcome = rollbackOutcome(config, direction, finishedCount);
+  const outcome = rollbackOutcome(settings, direction, finishedCount);
   const timeout = timeoutKind(error);
-  if (timeout) return explainTimeout(error, timeout, { config, direction, migration, detail, lockHolders, outcome });
+  if (timeout) return explainTimeout(error, timeout, { settings, direction, migration, detail, lockHolders, outcome });
   if (!migration) {
     return new TaskError(`could not load the migrations in ${folder}/: ${message}`, {
       hint: isNotAMigrationError(message)
@@ -95,9 +97,9 @@ export function explainMigrationFailure(error: unknown, { config, direction, mig
       cause: error,
     });
   }
-  if (code === INSUFFICIENT_PRIVILEGE && config.migrateAs !== 'superuser') {
-    return new TaskError(`migration ${migration} failed (${direction}): ${message}${sql}\n${outcome}\nThe migrations run as the application role "${config.connection.user}", which may not do this.`, {
-      hint: `on a database these tasks start (migrate:local, migrate:verify), DB_MIGRATE_AS=superuser runs the migrations as its superuser; elsewhere, grant "${config.connection.user}" what ${migration} needs`,
+  if (code === INSUFFICIENT_PRIVILEGE && settings.connection.migrateAs !== 'superuser') {
+    return new TaskError(`migration ${migration} failed (${direction}): ${message}${sql}\n${outcome}\nThe migrations run as the application role "${settings.connection.user}", which may not do this.`, {
+      hint: `on a database these tasks start (migrate:local, migrate:verify), DB_MIGRATE_AS=superuser runs the migrations as its superuser; elsewhere, grant "${settings.connection.user}" what ${migration} needs`,
       cause: error,
     });
   }
@@ -128,7 +130,7 @@ function timeoutKind(error: unknown): TimeoutKind | undefined {
 }
 
 interface TimeoutContext {
-  config: Config;
+  settings: MigrationSettings;
   direction: Direction;
   migration?: string;
   detail?: string;
@@ -140,14 +142,14 @@ interface TimeoutContext {
  * A migration stopped by --lock-timeout / --statement-timeout (or the server's own settings, or a cancel): which
  * setting fired, the statement, the sessions holding locks (the likely blocker), and that it was rolled back.
  */
-function explainTimeout(error: unknown, kind: TimeoutKind, { config, direction, migration, detail, lockHolders = [], outcome }: TimeoutContext): TaskError {
+function explainTimeout(error: unknown, kind: TimeoutKind, { settings, direction, migration, detail, lockHolders = [], outcome }: TimeoutContext): TaskError {
   const subject = migration ? `migration ${migration} (${direction})` : 'the migration run, before its first migration (while preparing the ledger),';
   const sql = detail ? `\n${indent(statementOf(detail, messageOf(error)))}` : '';
   const holders = lockHolders.length > 0 ? `\nSessions holding locks in an open transaction (the likely blocker):${lockHolders.map((session) => `\n    ${describeSession(session)}`).join('')}` : '';
   const fix = migration ? `fix ${migration} if it is at fault, or ` : '';
   if (kind === 'lock') {
     const none = holders || '\nNo session holds a table lock in an open transaction now: the blocker has finished, or it held row locks only.';
-    return new TaskError(`${subject} was stopped by ${describeSetting('lock', config)}: it waited longer than that for a lock another session holds${sql}${none}\n${outcome}`, {
+    return new TaskError(`${subject} was stopped by ${describeSetting('lock', settings)}: it waited longer than that for a lock another session holds${sql}${none}\n${outcome}`, {
       hint:
         'find the session holding the lock (listed above, or in pg_stat_activity) and let it finish or end it (SELECT pg_terminate_backend(PID)), ' +
         `or ${fix}raise --lock-timeout; then run the command again`,
@@ -155,7 +157,7 @@ function explainTimeout(error: unknown, kind: TimeoutKind, { config, direction, 
     });
   }
   if (kind === 'statement') {
-    return new TaskError(`${subject} was stopped by ${describeSetting('statement', config)}: it ran longer than that${sql}${holders}\n${outcome}`, {
+    return new TaskError(`${subject} was stopped by ${describeSetting('statement', settings)}: it ran longer than that${sql}${holders}\n${outcome}`, {
       hint: `${migration ? `make ${migration} faster (or split it), or ` : ''}raise --statement-timeout${holders ? ', or end the session blocking it (listed above)' : ''}; then run the command again`,
       cause: error,
     });
@@ -174,16 +176,16 @@ function statementOf(detail: string, message: string): string {
 }
 
 /** "--lock-timeout 2 s", "DB_STATEMENT_TIMEOUT 5 min", or the server's setting when the run set none. */
-function describeSetting(kind: 'lock' | 'statement', config: Config): string {
-  const ms = kind === 'lock' ? config.lockTimeoutMs : config.statementTimeoutMs;
-  const source = kind === 'lock' ? config.timeoutSources?.lockTimeout : config.timeoutSources?.statementTimeout;
+function describeSetting(kind: 'lock' | 'statement', settings: MigrationSettings): string {
+  const ms = kind === 'lock' ? settings.run.lockTimeoutMs : settings.run.statementTimeoutMs;
+  const source = kind === 'lock' ? settings.run.timeoutSources?.lockTimeout : settings.run.timeoutSources?.statementTimeout;
   const name = kind === 'lock' ? 'lock_timeout' : 'statement_timeout';
   if (ms === undefined || source === undefined) return `the server's ${name} (set for the role or database; this run set none)`;
   return `${source} ${formatDuration(ms)} (${name})`;
 }
 
-function rollbackOutcome(config: Config, direction: Direction, finishedCount: number): string {
-  if (config.singleTransaction) return 'Single transaction: the whole run was rolled back; the database is as it was before.';
+function rollbackOutcome(settings: MigrationSettings, direction: Direction, finishedCount: number): string {
+  if (settings.run.singleTransaction) return 'Single transaction: the whole run was rolled back; the database is as it was before.';
   if (finishedCount === 0) return 'It was rolled back; no migration of this run was applied.';
   const verb = direction === 'up' ? 'applied' : 'rolled back';
   return `It was rolled back; the ${finishedCount} migration(s) before it stay ${verb} (--no-single-transaction).`;
@@ -200,14 +202,4 @@ function migrationFileExists(dir: string, name: string): boolean {
   } catch {
     return false;
   }
-}
-
-/** node-pg-migrate's complaint about a file in the migrations folder that is not a migration at all. */
-export function isNotAMigrationError(message: string): boolean {
-  return /numeric prefix|Unknown file extension/i.test(message);
-}
-
-/** What to do about such a file. */
-export function notAMigrationHint(folder: string): string {
-  return `name every migration <timestamp>_<name>.(ts|js|sql) and move other files out of ${folder}/ (\`gulp migrate:status\` lists what is not a migration and why)`;
 }

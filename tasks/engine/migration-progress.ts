@@ -1,4 +1,4 @@
-import type { Direction } from '../settings/config';
+import type { Direction } from '../settings/settings';
 import type { Logger } from '../util/logger';
 
 const BATCH_AFTER = 20;

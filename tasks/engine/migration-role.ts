@@ -1,34 +1,32 @@
-import type { Config } from '../settings/config';
-import type { TaskContext } from '../gulp/context';
-import { TaskError } from '../util/errors';
+import type { StartedDatabase } from '../providers/types';
 import { readKeptStateSync } from '../settings/kept-state';
-
-/** DB_MIGRATE_AS: who runs the migrations. */
-export const MIGRATE_AS = ['app', 'superuser'] as const;
-export type MigrateAs = (typeof MIGRATE_AS)[number];
+import type { ConnectionSettings } from '../settings/settings';
+import { TaskError } from '../util/errors';
 
 /**
  * The URL migrations run with: the application role's (DB_USER, as in the guide), or with DB_MIGRATE_AS=superuser
  * the superuser of the server this run started, in the application database, for suites that create roles, casts or
  * untrusted extensions. Only a server the tasks started has superuser credentials here (disposable or kept locally).
+ * @example const url = migrationUrl(startedDatabase, settings.connection, settings.projectDir);
  */
 export function migrationUrl(
-  ctx: Pick<TaskContext, 'database'>,
-  config: Pick<Config, 'url' | 'migrateAs' | 'connection' | 'connectionSource' | 'projectDir'>,
+  database: Pick<StartedDatabase, 'url' | 'superuserUrl'> | undefined,
+  connection: Pick<ConnectionSettings, 'url' | 'migrateAs' | 'database' | 'source'>,
+  projectDir: string,
 ): string {
-  const appUrl = ctx.database?.url ?? config.url;
-  if (config.migrateAs !== 'superuser') return appUrl;
+  const appUrl = database?.url ?? connection.url;
+  if (connection.migrateAs !== 'superuser') return appUrl;
   // A database kept by KEEP_DB=1 / db:start was started by these tasks too: its record holds the superuser's URL.
-  const superuserUrl = ctx.database?.superuserUrl ?? (config.connectionSource === 'kept database' ? readKeptStateSync(config.projectDir)?.superuserUrl : undefined);
+  const superuserUrl = database?.superuserUrl ?? (connection.source === 'kept database' ? readKeptStateSync(projectDir)?.superuserUrl : undefined);
   if (!superuserUrl) throw noSuperuser();
   const url = new URL(superuserUrl);
-  url.pathname = `/${encodeURIComponent(config.connection.database)}`;
+  url.pathname = `/${encodeURIComponent(connection.database)}`;
   return url.toString();
 }
 
-/** For ensureEnv: refuses DB_MIGRATE_AS=superuser up front in a task that migrates a database it does not start. */
-export function assertMigrateAsPossible(config: Pick<Config, 'migrateAs' | 'connectionSource'>, startsDatabase: boolean): void {
-  if (config.migrateAs === 'superuser' && !startsDatabase && config.connectionSource !== 'kept database') throw noSuperuser();
+/** For ensureEnv: refuses DB_MIGRATE_AS=superuser up front in a command that migrates a database it does not start. */
+export function assertMigrateAsPossible(connection: Pick<ConnectionSettings, 'migrateAs' | 'source'>, startsDatabase: boolean): void {
+  if (connection.migrateAs === 'superuser' && !startsDatabase && connection.source !== 'kept database') throw noSuperuser();
 }
 
 function noSuperuser(): TaskError {

@@ -1,7 +1,8 @@
 import path from 'node:path';
-import { describeChecksumFailure, recordChecksums, recordChecksumsWith } from '../db/checksums';
+import { describeChecksumFailure, recordChecksums, recordChecksumsWith, type RanMigration } from '../db/checksums';
 import type { Cleanups } from '../util/cleanups';
-import type { Config, Direction } from '../settings/config';
+import type { Direction } from '../settings/settings';
+import type { MigrationSettings } from './types';
 import { sessionsHoldingLocks } from '../db/lock-diagnosis';
 import { explainMigrationFailure, isTimeoutFailure } from './migration-errors';
 import { acquireMigrationLock, applySessionTimeouts, MigrationLockError, releaseMigrationLock } from '../db/migration-lock';
@@ -15,7 +16,8 @@ import { withClient } from '../db/pg-client';
 type RunnerOption = import('node-pg-migrate').RunnerOption;
 
 export interface RunMigrationsOptions {
-  config: Config;
+  /** Where the files and the ledger are, how to run, as whom. */
+  settings: MigrationSettings;
   /** Application-role URL of the database to migrate. */
   url: string;
   direction: Direction;
@@ -26,11 +28,7 @@ export interface RunMigrationsOptions {
   cleanups?: Cleanups;
 }
 
-/** A migration the runner applied or rolled back. */
-export interface RanMigration {
-  name: string;
-  path: string;
-}
+export type { RanMigration } from '../db/checksums';
 
 /**
  * Runs node-pg-migrate's runner (single transaction unless configured otherwise), printing one line per migration; on
@@ -39,11 +37,11 @@ export interface RanMigration {
  * `--lock-mode wait` can wait with a bound and a message; the runner then runs with `noLock`), then the session's
  * --lock-timeout / --statement-timeout.
  */
-export async function runMigrations({ config, url, direction, count, logger, cleanups }: RunMigrationsOptions): Promise<RanMigration[]> {
+export async function runMigrations({ settings, url, direction, count, logger, cleanups }: RunMigrationsOptions): Promise<RanMigration[]> {
   const { runner, PG_MIGRATE_LOCK_ID } = await import('node-pg-migrate');
   const lockId = String(PG_MIGRATE_LOCK_ID);
-  if (direction === 'down') await assertRollbacksFor(url, config, count);
-  forgetLoadedMigrations(config.migrationsDir);
+  if (direction === 'down') await assertRollbacksFor(url, settings, count);
+  forgetLoadedMigrations(settings.source.migrationsDir);
   const progress = new MigrationProgress(logger, direction);
   try {
     // Our own client (withClient listens for its 'error' events): a connection lost mid-run then rejects the
@@ -52,26 +50,27 @@ export async function runMigrations({ config, url, direction, count, logger, cle
       const stopCancelling = cancelOnCleanup(cleanups, url, (client as unknown as { processID?: number }).processID);
       try {
         await client.query("SET client_connection_check_interval = '1s'").catch(() => undefined);
-        await acquireMigrationLock(client, { lockId, mode: config.lockMode, waitTimeoutMs: config.waitTimeoutMs, logger });
+        await acquireMigrationLock(client, { lockId, mode: settings.run.lockMode, waitTimeoutMs: settings.run.lockWaitMs, logger });
         try {
-          await applySessionTimeouts(client, config);
+          await applySessionTimeouts(client, settings.run);
           const applied = await runner({
             dbClient: client,
-            dir: config.migrationsDir,
-            migrationsTable: config.migrationsTable,
+            dir: settings.source.migrationsDir,
+            migrationsTable: settings.ledger.table,
+            migrationsSchema: settings.ledger.schema,
             direction,
             count,
-            singleTransaction: config.singleTransaction,
+            singleTransaction: settings.run.singleTransaction,
             checkOrder: true,
             noLock: true,
-            ignorePattern: config.ignorePattern ?? DEFAULT_IGNORE_PATTERN,
+            ignorePattern: settings.source.ignorePattern ?? DEFAULT_IGNORE_PATTERN,
             // The same strategy as node-pg-migrate/migrationLoader's, typed from its legacy entry point.
             migrationLoaderStrategies: (await sqlLoaderStrategies()) as unknown as RunnerOption['migrationLoaderStrategies'],
             logger: progress.runnerLogger,
           });
           // Checksums for migrate:status, on the same session. Not in the runner's transaction (it has committed): a
           // crash between the two leaves "no checksum", never false drift. Failing to record only warns: they ran.
-          await recordChecksumsWith(client, config, applied, direction).catch((error: unknown) => logger.warn(describeChecksumFailure(error)));
+          await recordChecksumsWith(client, settings.ledger, applied, direction).catch((error: unknown) => logger.warn(describeChecksumFailure(error)));
           return applied;
         } catch (error) {
           // Per-migration mode leaves the failed migration's transaction open (aborted): end it before the unlock.
@@ -90,15 +89,15 @@ export async function runMigrations({ config, url, direction, count, logger, cle
     // Another run holds the lock: explained already, and nothing was changed.
     if (error instanceof MigrationLockError) throw error;
     const { migration, completedBefore } = progress.failure(error);
-    if (!config.singleTransaction && completedBefore > 0) {
+    if (!settings.run.singleTransaction && completedBefore > 0) {
       // Per-migration transactions: the ones before the failure are committed, so their checksums belong recorded.
-      await recordCompleted(url, config, progress.planned.slice(0, completedBefore), direction).catch((recordError: unknown) =>
+      await recordCompleted(url, settings, progress.planned.slice(0, completedBefore), direction).catch((recordError: unknown) =>
         logger.warn(describeChecksumFailure(recordError)),
       );
     }
     // A lock or statement timeout: who holds locks now (our session is gone, so its waits are too) names the likely blocker.
     const lockHolders = isTimeoutFailure(error) ? await withClient(url, (client) => sessionsHoldingLocks(client)).catch(() => undefined) : undefined;
-    throw explainMigrationFailure(error, { config, direction, migration, detail: progress.failureDetail, finishedCount: completedBefore, lockHolders });
+    throw explainMigrationFailure(error, { settings, direction, migration, detail: progress.failureDetail, finishedCount: completedBefore, lockHolders });
   }
 }
 
@@ -117,18 +116,18 @@ function cancelOnCleanup(cleanups: Cleanups | undefined, url: string, pid: numbe
 }
 
 /** A down run stops before the database is touched when a `.sql` migration it would roll back has no rollback. */
-async function assertRollbacksFor(url: string, config: Config, count: number): Promise<void> {
-  const applied = (await readAppliedNames(url, config).catch(() => undefined)) ?? [];
+async function assertRollbacksFor(url: string, settings: MigrationSettings, count: number): Promise<void> {
+  const applied = (await readAppliedNames(url, settings.ledger).catch(() => undefined)) ?? [];
   const toRollBack = new Set(applied.slice(Math.max(0, applied.length - count)));
   if (toRollBack.size === 0) return;
-  const { migrations } = await readMigrationFolder(config.migrationsDir, config.ignorePattern);
-  assertRollbacksExist(migrations.filter((file) => toRollBack.has(file.name)), path.relative(config.projectDir, config.migrationsDir) || config.migrationsDir);
+  const { migrations } = await readMigrationFolder(settings.source.migrationsDir, settings.source.ignorePattern);
+  assertRollbacksExist(migrations.filter((file) => toRollBack.has(file.name)), path.relative(settings.source.projectDir, settings.source.migrationsDir) || settings.source.migrationsDir);
 }
 
-async function recordCompleted(url: string, config: Config, names: string[], direction: Direction): Promise<void> {
-  const { migrations } = await readMigrationFolder(config.migrationsDir, config.ignorePattern);
+async function recordCompleted(url: string, settings: MigrationSettings, names: string[], direction: Direction): Promise<void> {
+  const { migrations } = await readMigrationFolder(settings.source.migrationsDir, settings.source.ignorePattern);
   const completed = migrations.filter((file) => names.includes(file.name));
-  await recordChecksums(url, config, completed, direction);
+  await recordChecksums(url, settings.ledger, completed, direction);
 }
 
 /**

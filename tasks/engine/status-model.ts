@@ -1,3 +1,4 @@
+import type { LedgerEntry } from '../db/ledger';
 /** The states of `migrate:status`, in the order the summary line lists them. */
 export const MIGRATION_STATES = ['applied', 'pending', 'out of order', 'missing', 'edited', 'no checksum'] as const;
 export type MigrationState = (typeof MIGRATION_STATES)[number];
@@ -18,13 +19,7 @@ export interface FileEntry {
 }
 
 /** A row of node-pg-migrate's ledger, in run order, with the checksum recorded for this application (if any). */
-export interface LedgerEntry {
-  name: string;
-  /** When it was applied (ISO 8601, UTC). */
-  runOn: string;
-  /** Undefined when none was recorded, or it was recorded before this application (a run outside these tasks). */
-  recorded?: string;
-}
+export type { LedgerEntry } from '../db/ledger';
 
 export interface MigrationStatus {
   name: string;

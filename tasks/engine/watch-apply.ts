@@ -1,12 +1,13 @@
 // gulp watch --apply: keeps a local database in step with the migrations folder, one migration at a time.
 import path from 'node:path';
-import { hashMigrationFile, checksumTableName, ledgerTableName } from '../db/checksums';
-import { parseDatabaseUrl, type Config } from '../settings/config';
-import { classifyConnectionError } from '../db/connection-errors';
+import { hashMigrationFile } from '../db/checksums';
+import { ledgerReadError, readLedger } from '../db/ledger';
+import { parseDatabaseUrl } from '../settings/settings';
 import { TaskError, messageOf } from '../util/errors';
 import type { FileLintResult, LintOptions } from '../lint/types';
 import type { Logger } from '../util/logger';
-import { summary } from '../gulp/steps/migrate';
+import { summary } from './migrate';
+import type { MigrationSettings } from './types';
 import { readMigrationFolder, type MigrationFile, type MigrationFolder } from '../sources/migration-folder';
 import { withClient } from '../db/pg-client';
 import { runMigrations } from './run-migrations';
@@ -17,7 +18,7 @@ import { renderMigration, type LoadedMigration } from '../sources/render-sql';
 export type LintFiles = (files: string[], options: LintOptions & { newFiles?: string[] }) => Promise<FileLintResult[]>;
 
 export interface MigrationApplierOptions {
-  config: Config;
+  settings: MigrationSettings;
   /** Application-role URL of the kept database. */
   url: string;
   logger: Logger;
@@ -53,14 +54,14 @@ const UNLOADABLE_RULES = new Set(['load-error', 'syntax-error']);
  * Creates the `--apply` half of the watcher. The caller serialises the calls (the watcher handles one file at a time),
  * so at most one migration run touches the database at once.
  */
-export function createMigrationApplier({ config, url, logger, lint, report }: MigrationApplierOptions): MigrationApplier {
-  const folderName = `${path.relative(config.projectDir, config.migrationsDir) || config.migrationsDir}/`;
-  const lintOptions = { migrationsDir: config.migrationsDir, projectDir: config.projectDir, newFiles: [] };
+export function createMigrationApplier({ settings, url, logger, lint, report }: MigrationApplierOptions): MigrationApplier {
+  const folderName = `${path.relative(settings.source.projectDir, settings.source.migrationsDir) || settings.source.migrationsDir}/`;
+  const lintOptions = { migrationsDir: settings.source.migrationsDir, projectDir: settings.source.projectDir, newFiles: [] };
 
   /** The folder, the ledger, and the migrations not applied yet (in node-pg-migrate's order). */
   async function readState(): Promise<{ folder: MigrationFolder; applied: AppliedMigration[]; pending: MigrationFile[] }> {
-    const folder = await readMigrationFolder(config.migrationsDir, config.ignorePattern);
-    const applied = await readApplied(url, config);
+    const folder = await readMigrationFolder(settings.source.migrationsDir, settings.source.ignorePattern);
+    const applied = await readApplied(url, settings);
     const appliedNames = new Set(applied.map((migration) => migration.name));
     return { folder, applied, pending: folder.migrations.filter((migration) => !appliedNames.has(migration.name)) };
   }
@@ -107,7 +108,7 @@ export function createMigrationApplier({ config, url, logger, lint, report }: Mi
     if (empty !== -1) runnable = empty;
     if (runnable > 0) {
       const runStarted = performance.now();
-      const ran = await runMigrations({ config, url, direction: 'up', count: runnable, logger });
+      const ran = await runMigrations({ settings, url, direction: 'up', count: runnable, logger });
       logger.info(summary('up', ran.length, Math.round(performance.now() - runStarted)));
     }
     if (empty !== -1) {
@@ -133,7 +134,7 @@ export function createMigrationApplier({ config, url, logger, lint, report }: Mi
       const actions = loaded.exports as unknown as LoadedMigration['actions'];
       try {
         const candidate = { name: migration.name, path: migration.path, actions, shorthands: { ...(actions.shorthands ?? {}) } };
-        const rendered = await renderMigration(candidate, { direction: 'up', projectDir: config.projectDir });
+        const rendered = await renderMigration(candidate, { direction: 'up', projectDir: settings.source.projectDir });
         if (rendered.statements.length === 0) return index;
       } catch {
         // Rendering needs shorthands of earlier migrations, or fails for real: the runner reports it.
@@ -145,9 +146,9 @@ export function createMigrationApplier({ config, url, logger, lint, report }: Mi
   /** Down 1, then up 1: two runner calls (two transactions), as `gulp migrate:redo` does. */
   async function rerun(migration: MigrationFile): Promise<void> {
     const started = performance.now();
-    await runMigrations({ config, url, direction: 'down', count: 1, logger });
+    await runMigrations({ settings, url, direction: 'down', count: 1, logger });
     try {
-      await runMigrations({ config, url, direction: 'up', count: 1, logger });
+      await runMigrations({ settings, url, direction: 'up', count: 1, logger });
     } catch (error) {
       throw new TaskError(
         `${migration.name} was rolled back but could not be applied again, so it is not applied now:\n${withoutHint(error)}`,
@@ -162,7 +163,7 @@ export function createMigrationApplier({ config, url, logger, lint, report }: Mi
       await action();
     } catch (error) {
       // The one-shot commands' hints say "run the command again"; here, saving the file again is what runs it.
-      const text = messageOf(explain(error, url, config)).replace(/,? ?then run the command again/g, ', then save the file again');
+      const text = messageOf(explain(error, url, settings)).replace(/,? ?then run the command again/g, ', then save the file again');
       logger.error(`✗ ${text}\n  (still watching)`);
     }
   }
@@ -208,29 +209,15 @@ export function createMigrationApplier({ config, url, logger, lint, report }: Mi
 }
 
 /** The ledger, oldest first (run_on, id: node-pg-migrate's own order), with recorded checksums; empty before any run. */
-async function readApplied(url: string, config: Config): Promise<AppliedMigration[]> {
-  return withClient(url, async (client) => {
-    const ledger = ledgerTableName(client, config);
-    const checksums = checksumTableName(client);
-    const { rows } = await client.query<{ ledger: boolean; checksums: boolean }>(
-      'SELECT to_regclass($1) IS NOT NULL AS ledger, to_regclass($2) IS NOT NULL AS checksums',
-      [ledger, checksums],
-    );
-    if (!rows[0]?.ledger) return [];
-    const hash = rows[0].checksums ? `(SELECT c.sha256 FROM ${checksums} c WHERE c.name = l.name)` : 'NULL';
-    const result = await client.query<{ name: string; sha256: string | null }>(`SELECT l.name, ${hash} AS sha256 FROM ${ledger} l ORDER BY l.run_on, l.id`);
-    return result.rows.map((row) => ({ name: row.name, ...(row.sha256 ? { sha256: row.sha256 } : {}) }));
-  });
+async function readApplied(url: string, settings: MigrationSettings): Promise<AppliedMigration[]> {
+  const entries = await withClient(url, (client) => readLedger(client, settings.ledger));
+  return (entries ?? []).map(({ name, recorded }) => ({ name, ...(recorded ? { sha256: recorded } : {}) }));
 }
 
-/** A TaskError as it is; a connection failure (reading the ledger) in words a user can act on. */
-function explain(error: unknown, url: string, config: Config): unknown {
+/** A TaskError as it is; a failure to read the ledger (or to reach the database) in words a user can act on. */
+function explain(error: unknown, url: string, settings: MigrationSettings): unknown {
   if (error instanceof TaskError) return error;
-  const failure = classifyConnectionError(error, parseDatabaseUrl(url, []) ?? config.connection);
-  if (failure.kind === 'other' && typeof (error as { severity?: unknown }).severity === 'string') {
-    return new TaskError(`could not read the migrations ledger ${config.migrationsTable}: ${messageOf(error)}`, { cause: error });
-  }
-  return new TaskError(failure.message, { hint: failure.hint, cause: error });
+  return ledgerReadError(error, settings.ledger, parseDatabaseUrl(url, []) ?? settings.connection);
 }
 
 /** A TaskError's message without its hint line (the caller brings its own), or any error's message. */

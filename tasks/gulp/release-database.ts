@@ -22,11 +22,11 @@ export async function releaseDatabase(ctx: TaskContext): Promise<void> {
 }
 
 async function stopUnlessKept(ctx: TaskContext): Promise<void> {
-  const database = ctx.database;
+  const database = ctx.handoff.database;
   if (!database) return;
-  ctx.database = undefined;
+  ctx.handoff.database = undefined;
   if (database.provider === 'external') return;
-  if (ctx.keepDatabase) {
+  if (ctx.handoff.keepDatabase) {
     ctx.logger.info(`Kept the database running at ${redactUrl(database.url)}: KEEP_DB=1 runs reuse it, \`gulp db:stop\` stops it`);
     return;
   }

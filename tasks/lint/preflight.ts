@@ -1,7 +1,7 @@
 // migrate's pre-flight: lint the folder first, so a broken migration is refused with a diagnostic (file:line:col,
 // rule, hint) instead of failing half-way through node-pg-migrate's loader with a stack trace.
 import path from 'node:path';
-import type { Config } from '../settings/config';
+import type { SourceSettings } from '../settings/settings';
 import { TaskError } from '../util/errors';
 import type { Logger } from '../util/logger';
 import { countFindings, formatFile, formatSummary } from './format';
@@ -19,11 +19,11 @@ export type PreflightLint = Promise<{ results: FileLintResult[]; ms: number }>;
  * stop node-pg-migrate's loader (jiti); `gulp lint` and `tsc` report type errors. The linter is loaded only when this
  * runs, so it costs nothing to tasks that never migrate. A failure surfaces when the result is awaited.
  */
-export function startPreflightLint(config: Pick<Config, 'migrationsDir' | 'projectDir' | 'ignorePattern'>): PreflightLint {
+export function startPreflightLint(source: SourceSettings): PreflightLint {
   const linting = new Promise<void>((resolve) => setImmediate(resolve)).then(async () => {
     const started = performance.now();
     const { lintMigrationsFolder } = loadLinter();
-    const results = await lintMigrationsFolder({ migrationsDir: config.migrationsDir, projectDir: config.projectDir, typeCheck: false, ignorePattern: config.ignorePattern });
+    const results = await lintMigrationsFolder({ migrationsDir: source.migrationsDir, projectDir: source.projectDir, typeCheck: false, ignorePattern: source.ignorePattern });
     return { results, ms: Math.round(performance.now() - started) };
   });
   linting.catch(() => undefined);
@@ -34,14 +34,14 @@ export function startPreflightLint(config: Pick<Config, 'migrationsDir' | 'proje
  * Throws a TaskError listing every error-level finding of the pre-flight lint (`linted`, or the folder linted now);
  * SQL rules count only for `willApply`, when given. Hint: fix them, or run with `--no-lint`. Warnings do not block:
  * they are counted in one `warn` line that points at `gulp lint`.
- * @example if (config.lint) await assertLintClean(config, ctx.logger);
+ * @example if (settings.run.lint) await assertLintClean(settings.source, logger);
  */
 export async function assertLintClean(
-  config: Pick<Config, 'migrationsDir' | 'projectDir'>,
+  source: SourceSettings,
   logger: Logger,
   {
     willApply,
-    linted = startPreflightLint(config),
+    linted = startPreflightLint(source),
   }: {
     /** The names this run applies, or how to get them (read only when an SQL rule found something). */
     willApply?: readonly string[] | (() => Promise<readonly string[]>);
@@ -70,8 +70,8 @@ export async function assertLintClean(
   }
 
   const errors = countFindings(blocking).errors;
-  const folder = `${path.relative(config.projectDir, config.migrationsDir) || config.migrationsDir}/`;
-  const report = blocking.flatMap((result) => formatFile(result, { projectDir: config.projectDir })).map((line) => `  ${line}`);
+  const folder = `${path.relative(source.projectDir, source.migrationsDir) || source.migrationsDir}/`;
+  const report = blocking.flatMap((result) => formatFile(result, { projectDir: source.projectDir })).map((line) => `  ${line}`);
   throw new TaskError(
     [`lint found ${errors === 1 ? '1 error' : `${errors} errors`} in ${folder}, so nothing was migrated:`, ...report].join('\n'),
     { hint: 'fix them (`gulp lint` lists every finding), or run with --no-lint' },

@@ -1,10 +1,9 @@
-import type { Config } from '../settings/config';
 import { withClient } from '../db/pg-client';
 import { redactUrl } from '../util/redact';
 import { detectContainerRuntime } from './container-runtime';
 import { extensionChoice } from './extension-choice';
 import { PROVIDERS } from './index';
-import type { Provider } from './types';
+import type { DatabaseSettings, Provider } from './types';
 
 export interface ProviderChoice {
   provider: Provider;
@@ -17,16 +16,16 @@ export interface ProviderChoice {
  * URL, Docker when a container runtime answers, otherwise local binaries, or PGlite when the migrations create an
  * extension those binaries lack and PGlite ships (pgvector, typically).
  */
-export async function chooseProvider(config: Config): Promise<ProviderChoice> {
-  if (config.provider !== 'auto') return { provider: PROVIDERS[config.provider], reason: `chosen by ${config.providerSource}` };
+export async function chooseProvider(settings: DatabaseSettings): Promise<ProviderChoice> {
+  if (settings.provider.name !== 'auto') return { provider: PROVIDERS[settings.provider.name], reason: `chosen by ${settings.provider.chosenBy}` };
 
-  const configured = config.connectionSource === 'DATABASE_URL' || config.connectionSource === 'DB_* variables';
-  if (config.keepDb && configured && (await answers(config.url))) {
-    return { provider: PROVIDERS.external, reason: `KEEP_DB=1 and a database answers at ${redactUrl(config.url)}` };
+  const configured = settings.connection.source === 'DATABASE_URL' || settings.connection.source === 'DB_* variables';
+  if (settings.provider.keepDb && configured && (await answers(settings.connection.url))) {
+    return { provider: PROVIDERS.external, reason: `KEEP_DB=1 and a database answers at ${redactUrl(settings.connection.url)}` };
   }
   const runtime = await detectContainerRuntime();
   if (runtime.available) return { provider: PROVIDERS.docker, reason: `a container runtime answers (${runtime.description}); DB_PROVIDER=embedded uses local binaries instead` };
-  const extensions = await extensionChoice(config);
+  const extensions = await extensionChoice(settings);
   if (extensions?.pglite) return { provider: PROVIDERS.pglite, reason: `${runtime.reason}; ${extensions.reason}` };
   const note = extensions ? `; ${extensions.reason}` : '; using local PostgreSQL binaries';
   return { provider: PROVIDERS.embedded, reason: `${runtime.reason}${note}` };

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { buildUrl, parseDatabaseUrl, type Config, type ConnectionSettings } from '../settings/config';
+import { buildUrl, parseDatabaseUrl, type ConnectionParts } from '../settings/settings';
 import { TaskError, messageOf } from '../util/errors';
 import { prepareDatabase, readInitScripts } from '../db/init-scripts';
 import type { KeptDatabaseState } from '../settings/kept-state';
@@ -10,7 +10,7 @@ import { redactSecrets } from '../util/logger';
 import { dockerComposeAvailable, DockerCommandError, lastLines, runDocker, shortCause, waitForServer } from './container-runtime';
 import { freePort } from './free-port';
 import { databaseHandle } from './handle';
-import type { Provider } from './types';
+import type { DatabaseSettings, Provider } from './types';
 
 const SERVICE = 'postgres';
 const SUPERUSER = 'postgres';
@@ -35,9 +35,9 @@ interface ComposeTarget {
 export const composeProvider: Provider = {
   name: 'compose',
 
-  async start(config, runtime) {
+  async start(settings, runtime) {
     const { logger, cleanups, secrets } = runtime;
-    const file = config.composeFile;
+    const file = settings.provider.composeFile;
     if (!existsSync(file)) {
       throw new TaskError(`compose file ${displayPath(file)} not found`, {
         hint: `set COMPOSE_FILE to a compose file with a "${SERVICE}" service, or use DB_PROVIDER=docker or DB_PROVIDER=embedded`,
@@ -50,24 +50,24 @@ export const composeProvider: Provider = {
       });
     }
 
-    const target: ComposeTarget = { file, project: config.keepDb ? keptProjectName(config.projectDir) : `pgmt-${randomBytes(4).toString('hex')}` };
+    const target: ComposeTarget = { file, project: settings.provider.keepDb ? keptProjectName(settings.provider.projectDir) : `pgmt-${randomBytes(4).toString('hex')}` };
     const superPassword = randomBytes(24).toString('base64url');
     secrets.add(superPassword);
-    const hide = (text: string) => redactSecrets(text, [superPassword, config.connection.password]);
+    const hide = (text: string) => redactSecrets(text, [superPassword, settings.connection.password]);
     const stop = () => composeDown(target);
     // Registered before `up`: whatever it manages to create before failing (or a Ctrl-C) is taken down again.
     const unregister = cleanups.add(`compose project ${target.project}`, stop);
     try {
-      const port = await composeUp(target, config, superPassword, hide);
-      const superuser: ConnectionSettings = { host: HOST, port, database: 'postgres', user: SUPERUSER, password: superPassword };
-      await waitForServer(superuser, config.waitTimeoutMs, `the "${SERVICE}" service of compose project ${target.project}`);
+      const port = await composeUp(target, settings, superPassword, hide);
+      const superuser: ConnectionParts = { host: HOST, port, database: 'postgres', user: SUPERUSER, password: superPassword };
+      await waitForServer(superuser, settings.provider.waitTimeoutMs, `the "${SERVICE}" service of compose project ${target.project}`);
       // The image's entrypoint already ran the init scripts on first start; they are idempotent, and running them
       // here too applies DB_INIT_SCRIPTS when it is not the folder the compose file mounts.
-      await prepareDatabase(superuser, config.connection, await readInitScripts(config.initScriptsDir), logger);
+      await prepareDatabase(superuser, settings.connection, await readInitScripts(settings.provider.initScriptsDir), logger);
       unregister();
       const state: KeptDatabaseState = {
         provider: 'compose',
-        url: buildUrl({ ...config.connection, host: HOST, port }),
+        url: buildUrl({ ...settings.connection, host: HOST, port }),
         superuserUrl: buildUrl(superuser),
         composeProject: target.project,
         composeFile: file,
@@ -105,13 +105,13 @@ export const composeProvider: Provider = {
 
 
 /** `docker compose up --wait` for the service; retries on another free port when the one picked was taken meanwhile. */
-async function composeUp(target: ComposeTarget, config: Config, superPassword: string, hide: (text: string) => string): Promise<number> {
-  const fixedPort = config.keepDb && config.portGiven ? config.connection.port : undefined;
+async function composeUp(target: ComposeTarget, settings: DatabaseSettings, superPassword: string, hide: (text: string) => string): Promise<number> {
+  const fixedPort = settings.provider.keepDb && settings.connection.portGiven ? settings.connection.port : undefined;
   for (let attempt = 1; ; attempt += 1) {
     const port = fixedPort ?? (await freePort(HOST));
-    const options = { env: composeEnv(config, port, superPassword), cwd: workDir(target) };
+    const options = { env: composeEnv(settings, port, superPassword), cwd: workDir(target) };
     try {
-      await runDocker([...composeArgs(target), 'up', '--detach', '--wait', SERVICE], { ...options, timeoutMs: UP_TIMEOUT_MS + config.waitTimeoutMs });
+      await runDocker([...composeArgs(target), 'up', '--detach', '--wait', SERVICE], { ...options, timeoutMs: UP_TIMEOUT_MS + settings.provider.waitTimeoutMs });
     } catch (error) {
       const output = error instanceof DockerCommandError ? error.output : '';
       const portTaken = /port is already allocated|address already in use/i.test(output);
@@ -119,21 +119,21 @@ async function composeUp(target: ComposeTarget, config: Config, superPassword: s
         await composeDown(target).catch(() => undefined);
         continue;
       }
-      throw await upError(target, config, port, portTaken, error, hide);
+      throw await upError(target, settings, port, portTaken, error, hide);
     }
     return publishedPort(target, options);
   }
 }
 
 /** The variables the compose file reads. The passwords travel in the environment, never on a command line. */
-function composeEnv(config: Config, port: number, superPassword: string): Record<string, string> {
+function composeEnv(settings: DatabaseSettings, port: number, superPassword: string): Record<string, string> {
   return {
-    DB_IMAGE: config.image,
+    DB_IMAGE: settings.provider.image,
     DB_PORT: String(port),
     POSTGRES_PASSWORD: superPassword,
-    DB_NAME: config.connection.database,
-    DB_USER: config.connection.user,
-    DB_PASSWORD: config.connection.password,
+    DB_NAME: settings.connection.database,
+    DB_USER: settings.connection.user,
+    DB_PASSWORD: settings.connection.password,
   };
 }
 
@@ -151,13 +151,13 @@ async function publishedPort(target: ComposeTarget, options: { env: Record<strin
 
 async function upError(
   target: ComposeTarget,
-  config: Config,
+  settings: DatabaseSettings,
   port: number,
   portTaken: boolean,
   error: unknown,
   hide: (text: string) => string,
 ): Promise<TaskError> {
-  const base = `docker compose could not start the "${SERVICE}" service of ${displayPath(target.file!)} (image ${config.image})`;
+  const base = `docker compose could not start the "${SERVICE}" service of ${displayPath(target.file!)} (image ${settings.provider.image})`;
   if (portTaken) {
     return new TaskError(`${base}: port ${port} on ${HOST} is already in use`, {
       hint: 'set DB_PORT to a free port, or stop what is listening there (`gulp db:stop` if it is a kept database)',

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { buildUrl, type ConnectionSettings } from '../settings/config';
+import { buildUrl, type ConnectionParts } from '../settings/settings';
 import { classifyConnectionError } from '../db/connection-errors';
 import { TaskError, messageOf } from '../util/errors';
 import { withClient } from '../db/pg-client';
@@ -40,7 +40,7 @@ export function runtimeEndpointsAbsent(env: NodeJS.ProcessEnv = process.env, hom
   const uid = process.getuid?.();
   const candidates = [
     path.join(home, '.testcontainers.properties'),
-    path.join(home, '.docker', 'config.json'),
+    path.join(home, '.docker', 'settings.provider.json'),
     '/var/run/docker.sock',
     '/run/docker.sock',
     path.join(home, '.docker', 'run', 'docker.sock'),
@@ -132,7 +132,7 @@ export function runDocker(args: readonly string[], { timeoutMs, env, cwd }: RunD
  * Waits until the server in a freshly started container accepts the superuser: the container may report healthy a
  * moment before its published port forwards connections.
  */
-export async function waitForServer(superuser: ConnectionSettings, timeoutMs: number, what: string): Promise<void> {
+export async function waitForServer(superuser: ConnectionParts, timeoutMs: number, what: string): Promise<void> {
   const url = buildUrl({ ...superuser, database: 'postgres' });
   const ready = await poll(
     () => withClient(url, async () => undefined, 2_000),

@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import type { StartedPostgreSqlContainer } from '@testcontainers/postgresql';
-import { buildUrl, parseDatabaseUrl, type Config, type ConnectionSettings } from '../settings/config';
+import { buildUrl, parseDatabaseUrl, type ConnectionParts } from '../settings/settings';
 import { TaskError } from '../util/errors';
 import { prepareDatabase, readInitScripts } from '../db/init-scripts';
 import type { KeptDatabaseState } from '../settings/kept-state';
 import { detectContainerRuntime, shortCause, shortContainerId, waitForServer } from './container-runtime';
 import { databaseHandle } from './handle';
-import type { Provider } from './types';
+import type { DatabaseSettings, Provider } from './types';
 
 const SUPERUSER = 'postgres';
 const POSTGRES_PORT = 5432;
@@ -18,11 +18,11 @@ const POSTGRES_PORT = 5432;
 export const dockerProvider: Provider = {
   name: 'docker',
 
-  async start(config, runtime) {
+  async start(settings, runtime) {
     const { logger, cleanups, secrets } = runtime;
     const superPassword = randomBytes(24).toString('base64url');
     secrets.add(superPassword);
-    const container = await buildContainer(config, superPassword);
+    const container = await buildContainer(settings, superPassword);
     let started: StartedPostgreSqlContainer | undefined;
     // Registered before start(): a container that was created but never became ready (or a Ctrl-C mid-start) is
     // removed by id, which matters with KEEP_DB=1, where Ryuk no longer reaps it.
@@ -30,28 +30,28 @@ export const dockerProvider: Provider = {
       if (started) await started.stop();
       else if (container.createdId) await removeContainer(container.createdId);
     };
-    const unregister = cleanups.add(`docker container (${config.image})`, stop);
+    const unregister = cleanups.add(`docker container (${settings.provider.image})`, stop);
     try {
       try {
         started = await container.start();
       } catch (error) {
-        throw startError(config, error);
+        throw startError(settings, error);
       }
       const containerId = started.getId();
       const host = started.getHost();
       const port = started.getPort();
-      const superuser: ConnectionSettings = { host, port, database: 'postgres', user: SUPERUSER, password: superPassword };
-      await waitForServer(superuser, config.waitTimeoutMs, `the PostgreSQL container ${shortContainerId(containerId)}`);
-      await prepareDatabase(superuser, config.connection, await readInitScripts(config.initScriptsDir), logger);
+      const superuser: ConnectionParts = { host, port, database: 'postgres', user: SUPERUSER, password: superPassword };
+      await waitForServer(superuser, settings.provider.waitTimeoutMs, `the PostgreSQL container ${shortContainerId(containerId)}`);
+      await prepareDatabase(superuser, settings.connection, await readInitScripts(settings.provider.initScriptsDir), logger);
       unregister();
       const state: KeptDatabaseState = {
         provider: 'docker',
-        url: buildUrl({ ...config.connection, host, port }),
+        url: buildUrl({ ...settings.connection, host, port }),
         superuserUrl: buildUrl(superuser),
         containerId,
         startedAt: new Date().toISOString(),
       };
-      const description = `PostgreSQL (docker, image ${config.image}, container ${shortContainerId(containerId)}) on ${host}:${port}`;
+      const description = `PostgreSQL (docker, image ${settings.provider.image}, container ${shortContainerId(containerId)}) on ${host}:${port}`;
       return databaseHandle(state, description, stop);
     } catch (error) {
       unregister();
@@ -84,7 +84,7 @@ export const dockerProvider: Provider = {
 
 
 /** The container, not yet started; it remembers its id as soon as the engine has created it. */
-async function buildContainer(config: Config, superPassword: string) {
+async function buildContainer(settings: DatabaseSettings, superPassword: string) {
   const { PostgreSqlContainer } = await import('@testcontainers/postgresql');
 
   class TrackedPostgreSqlContainer extends PostgreSqlContainer {
@@ -95,26 +95,26 @@ async function buildContainer(config: Config, superPassword: string) {
     }
   }
 
-  const container = new TrackedPostgreSqlContainer(config.image)
+  const container = new TrackedPostgreSqlContainer(settings.provider.image)
     .withDatabase('postgres')
     .withUsername(SUPERUSER)
     .withPassword(superPassword)
-    .withStartupTimeout(config.waitTimeoutMs);
-  if (config.keepDb) {
+    .withStartupTimeout(settings.provider.waitTimeoutMs);
+  if (settings.provider.keepDb) {
     // testcontainers labels every container with its session id, and its Ryuk reaper container removes everything
     // with that label once this node process exits: a kept database would die with gulp. withAutoCleanup(false)
     // leaves the label off this container (and starts no Ryuk for it); our stop() still removes it, as autoRemove
     // stays on. (TESTCONTAINERS_RYUK_DISABLED=true would do the same for every container, so it is not needed.)
     container.withAutoCleanup(false);
     // Like the embedded provider: a kept database takes DB_PORT when one was given, so its URL can be written down.
-    if (config.portGiven) container.withExposedPorts({ container: POSTGRES_PORT, host: config.connection.port });
+    if (settings.connection.portGiven) container.withExposedPorts({ container: POSTGRES_PORT, host: settings.connection.port });
   }
   return container;
 }
 
-function startError(config: Config, error: unknown): TaskError {
+function startError(settings: DatabaseSettings, error: unknown): TaskError {
   const cause = shortCause(error);
-  const base = `could not start a PostgreSQL container from image ${config.image}`;
+  const base = `could not start a PostgreSQL container from image ${settings.provider.image}`;
   if (/container runtime strategy|cannot connect to the docker daemon|ECONNREFUSED|ENOENT.*docker\.sock/i.test(cause)) {
     return new TaskError(`${base}: no container runtime answers (${cause})`, {
       hint: 'is Docker running? `docker info` must answer; or use DB_PROVIDER=embedded to run PostgreSQL from local binaries',
@@ -122,13 +122,13 @@ function startError(config: Config, error: unknown): TaskError {
     });
   }
   if (/port is already allocated|address already in use/i.test(cause)) {
-    return new TaskError(`${base}: port ${config.connection.port} is already in use; Docker said: ${cause}`, {
+    return new TaskError(`${base}: port ${settings.connection.port} is already in use; Docker said: ${cause}`, {
       hint: 'set DB_PORT to a free port, or stop what is listening there (`gulp db:stop` if it is a kept database)',
       cause: error,
     });
   }
   return new TaskError(`${base}: ${cause}`, {
-    hint: `check DB_IMAGE and that Docker can pull it (\`docker pull ${config.image}\`), raise DB_WAIT_TIMEOUT on a slow machine, or use DB_PROVIDER=embedded`,
+    hint: `check DB_IMAGE and that Docker can pull it (\`docker pull ${settings.provider.image}\`), raise DB_WAIT_TIMEOUT on a slow machine, or use DB_PROVIDER=embedded`,
     cause: error,
   });
 }

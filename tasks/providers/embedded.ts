@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { chown, open, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { buildUrl, parseDatabaseUrl, type Config, type ConnectionSettings } from '../settings/config';
+import { buildUrl, parseDatabaseUrl, type ConnectionParts } from '../settings/settings';
 import { TaskError, messageOf } from '../util/errors';
 import { prepareDatabase, readInitScripts } from '../db/init-scripts';
 import type { KeptDatabaseState } from '../settings/kept-state';
@@ -19,7 +19,7 @@ import { findPgBinaries, type PgBinaries } from './pg-binaries';
 import { isOurProcess, stopProcess } from './process-control';
 import { runCommand, type RunningCommand } from './run-command';
 import { databaseHandle } from './handle';
-import type { Provider } from './types';
+import type { DatabaseSettings, Provider } from './types';
 
 const SUPERUSER = 'postgres';
 const HOST = '127.0.0.1';
@@ -35,10 +35,10 @@ const DISPOSABLE_SETTINGS = ['fsync=off', 'synchronous_commit=off', 'full_page_w
 export const embeddedProvider: Provider = {
   name: 'embedded',
 
-  async start(config, runtime) {
+  async start(settings, runtime) {
     const { logger, cleanups, secrets } = runtime;
-    const identity = await serverIdentity(config.osUser);
-    const binaries = await findPgBinaries(config.pgBin, identity, config.pgVersion);
+    const identity = await serverIdentity(settings.provider.osUser);
+    const binaries = await findPgBinaries(settings.provider.pgBin, identity, settings.provider.pgVersion);
     await reapOrphanedServers(logger, identity.uid);
     // From here to the cleanup's registration all is synchronous: a Ctrl-C cannot land in between and leave the dir.
     const tempDir = makePrivateTempDir(identity);
@@ -63,17 +63,17 @@ export const embeddedProvider: Provider = {
       const superPassword = randomBytes(24).toString('base64url');
       secrets.add(superPassword);
       const timer = phaseTimer(logger);
-      const scripts = await readInitScripts(config.initScriptsDir);
-      const { database, user } = config.connection;
-      const cache = config.clusterCache === 'off' ? undefined : clusterCacheDir(config.projectDir, config.clusterCache);
+      const scripts = await readInitScripts(settings.provider.initScriptsDir);
+      const { database, user } = settings.connection;
+      const cache = settings.provider.clusterCache === 'off' ? undefined : clusterCacheDir(settings.provider.projectDir, settings.provider.clusterCache);
       const key = templateKey(binaries, INITDB_OPTIONS, { scripts: scripts.map((script) => [path.basename(script.path), script.sql]), database, user });
       const dataDir = path.join(tempDir, 'data');
       const launch = (password: string) =>
-        startServer(binaries, tempDir, password, identity, config, spawnAllowed, (started) => {
+        startServer(binaries, tempDir, password, identity, settings, spawnAllowed, (started) => {
           pid = started;
           writeRunRecord(tempDir, { postmasterPid: started });
         });
-      const superuserAt = (port: number, password = superPassword): ConnectionSettings => ({ host: HOST, port, database: 'postgres', user: SUPERUSER, password });
+      const superuserAt = (port: number, password = superPassword): ConnectionParts => ({ host: HOST, port, database: 'postgres', user: SUPERUSER, password });
 
       let server: RunningServer;
       const templatePassword = cache ? await copyCachedCluster(cache, key, dataDir, secrets, spawnAllowed, (command) => (writing = command)) : undefined;
@@ -81,7 +81,7 @@ export const embeddedProvider: Provider = {
       if (templatePassword) {
         timer.done(`Copied the cached cluster ${key}`);
         server = await launch(templatePassword);
-        await setRunPasswords(superuserAt(server.port, templatePassword), superPassword, config.connection);
+        await setRunPasswords(superuserAt(server.port, templatePassword), superPassword, settings.connection);
         timer.done(`Server accepting connections on port ${server.port}, this run's passwords set`);
       } else {
         spawnAllowed(); // a copy that failed because the cleanup killed it: stop here, write nothing more
@@ -90,22 +90,22 @@ export const embeddedProvider: Provider = {
         timer.done('initdb');
         server = await launch(superPassword);
         timer.done(`Server accepting connections on port ${server.port}`);
-        await prepareDatabase(superuserAt(server.port), config.connection, scripts, logger);
+        await prepareDatabase(superuserAt(server.port), settings.connection, scripts, logger);
         timer.done('Init scripts');
         if (cache) {
           // A template must be shut down cleanly (a copy of a running cluster would start in crash recovery).
           await stopProcess(server.pid);
-          if (await saveTemplate(cache, key, dataDir, superPassword)) logger.info(`Cached the prepared cluster for the next runs (${path.relative(config.projectDir, cache) || cache})`);
+          if (await saveTemplate(cache, key, dataDir, superPassword)) logger.info(`Cached the prepared cluster for the next runs (${path.relative(settings.provider.projectDir, cache) || cache})`);
           server = await launch(superPassword);
           timer.done('Template saved, server restarted');
         }
       }
       const superuser = superuserAt(server.port);
-      if (config.keepDb) writeRunRecord(tempDir, { kept: true });
+      if (settings.provider.keepDb) writeRunRecord(tempDir, { kept: true });
       unregister();
       const state: KeptDatabaseState = {
         provider: 'embedded',
-        url: buildUrl({ ...config.connection, host: HOST, port: server.port }),
+        url: buildUrl({ ...settings.connection, host: HOST, port: server.port }),
         superuserUrl: buildUrl(superuser),
         pid: server.pid,
         tempDir,
@@ -160,7 +160,7 @@ async function copyCachedCluster(
  * A copied cluster has the template's passwords: before anything else runs, the superuser gets this run's random one
  * and the application role (when the init scripts created it) the configured one.
  */
-async function setRunPasswords(templateSuperuser: ConnectionSettings, superPassword: string, app: Pick<ConnectionSettings, 'user' | 'password'>): Promise<void> {
+async function setRunPasswords(templateSuperuser: ConnectionParts, superPassword: string, app: Pick<ConnectionParts, 'user' | 'password'>): Promise<void> {
   await withClient(buildUrl(templateSuperuser), async (client) => {
     const appRole = await client.query('SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1', [app.user]);
     if (appRole.rowCount && app.user !== SUPERUSER) {
@@ -228,17 +228,17 @@ async function startServer(
   tempDir: string,
   superPassword: string,
   identity: OsIdentity,
-  config: Config,
+  settings: DatabaseSettings,
   spawnAllowed: () => void,
   onSpawn: (pid: number) => void,
 ): Promise<RunningServer> {
-  const fixedPort = config.keepDb && config.portGiven ? config.connection.port : undefined;
+  const fixedPort = settings.provider.keepDb && settings.connection.portGiven ? settings.connection.port : undefined;
   const logFile = path.join(tempDir, 'server.log');
   for (let attempt = 1; ; attempt += 1) {
     const port = fixedPort ?? (await freePort(HOST));
     const log = await open(logFile, 'a');
     const args = ['-D', path.join(tempDir, 'data'), '-p', String(port), '-k', tempDir, '-c', `listen_addresses=${HOST}`];
-    if (!config.keepDb) for (const setting of DISPOSABLE_SETTINGS) args.push('-c', setting);
+    if (!settings.provider.keepDb) for (const setting of DISPOSABLE_SETTINGS) args.push('-c', setting);
     let child: ChildProcess;
     let exited = false;
     try {
@@ -265,7 +265,7 @@ async function startServer(
     const superUrl = buildUrl({ host: HOST, port, database: 'postgres', user: SUPERUSER, password: superPassword });
     const ready = await poll(
       () => withClient(superUrl, async () => undefined, 2_000),
-      { timeoutMs: config.waitTimeoutMs, intervalMs: 10, maxIntervalMs: 100 },
+      { timeoutMs: settings.provider.waitTimeoutMs, intervalMs: 10, maxIntervalMs: 100 },
       () => exited,
     );
     if (ready.ok) return { pid: child.pid!, port };

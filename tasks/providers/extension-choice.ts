@@ -1,10 +1,10 @@
-import type { Config } from '../settings/config';
 import { messageOf } from '../util/errors';
 import { missingLocalExtensions } from './local-extensions';
 import { requiredExtensions } from './migration-extensions';
 import { serverIdentity } from './os-user';
 import { findPgBinaries } from './pg-binaries';
 import { pgliteAvailableExtensions } from './pglite-extensions';
+import type { DatabaseSettings } from './types';
 
 /** What the extensions the migrations create mean for `auto` when no container runtime answers. */
 export interface ExtensionChoice {
@@ -20,10 +20,10 @@ export interface ExtensionChoice {
  * exist, PGlite is the choice. Undefined when nothing changes the usual choice (no migration creates an extension,
  * the binaries have them all, or we cannot tell); then only the migrations folder was read.
  */
-export async function extensionChoice(config: Config): Promise<ExtensionChoice | undefined> {
+export async function extensionChoice(settings: DatabaseSettings): Promise<ExtensionChoice | undefined> {
   // DB_PG_BIN / DB_PG_VERSION choose the local binaries: never trade them silently for another server version.
-  if (config.pgBin !== undefined || config.pgVersion !== undefined) return undefined;
-  const required = await requiredExtensions(config.migrationsDir);
+  if (settings.provider.pgBin !== undefined || settings.provider.pgVersion !== undefined) return undefined;
+  const required = await requiredExtensions(settings.source.migrationsDir);
   if (required.length === 0) return undefined;
   const names = required.map((extension) => extension.name);
   const pglite = pgliteAvailableExtensions();
@@ -31,7 +31,7 @@ export async function extensionChoice(config: Config): Promise<ExtensionChoice |
 
   let binaries;
   try {
-    binaries = await findPgBinaries(config.pgBin, await serverIdentity(config.osUser), config.pgVersion);
+    binaries = await findPgBinaries(settings.provider.pgBin, await serverIdentity(settings.provider.osUser), settings.provider.pgVersion);
   } catch (error) {
     if (!pgliteHasAll) return undefined;
     const why = messageOf(error).split('\n  hint:')[0]!.replace(/\s*\n\s*(- )?/g, ' ');

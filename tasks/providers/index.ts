@@ -1,4 +1,4 @@
-import type { ProviderName } from '../settings/config';
+import type { ProviderName } from '../settings/settings';
 import { composeProvider } from './compose';
 import { dockerProvider } from './docker';
 import { embeddedProvider } from './embedded';
@@ -15,4 +15,4 @@ export const PROVIDERS: Record<Exclude<ProviderName, 'auto'>, Provider> = {
   pglite: pgliteProvider,
 };
 
-export type { Provider, ProviderRuntime, StartedDatabase } from './types';
+export type { DatabaseSettings, Provider, ProviderRuntime, StartedDatabase } from './types';

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { packageRoot } from '../util/package-root';
-import { buildUrl, type Config, type ConnectionSettings } from '../settings/config';
+import { buildUrl, type ConnectionParts } from '../settings/settings';
 import { TaskError, messageOf } from '../util/errors';
 import { prepareDatabase, readInitScripts } from '../db/init-scripts';
 import type { Logger } from '../util/logger';
@@ -10,7 +10,7 @@ import { poll } from '../util/poll';
 import { requiredExtensions } from './migration-extensions';
 import { PGLITE_DEFAULT_EXTENSIONS, pgliteAvailableExtensions } from './pglite-extensions';
 import { MESSAGE_PREFIX, type ServerMessage } from './pglite-protocol';
-import type { Provider, StartedDatabase } from './types';
+import type { DatabaseSettings, Provider, StartedDatabase } from './types';
 
 const HOST = '127.0.0.1';
 /** PGlite has one session, as this user, in this database, whatever a client asks for. */
@@ -32,18 +32,18 @@ const STDERR_LINES = 5;
 export const pgliteProvider: Provider = {
   name: 'pglite',
 
-  async start(config, runtime) {
+  async start(settings, runtime) {
     const { logger, cleanups } = runtime;
-    if (config.keepDb) throw cannotKeep();
-    const extensions = await extensionsToLoad(config, logger);
+    if (settings.provider.keepDb) throw cannotKeep();
+    const extensions = await extensionsToLoad(settings, logger);
     const started = performance.now();
     const server = spawnServer(extensions);
     const unregister = cleanups.add('pglite server', server.stop);
     try {
-      const { port, version } = await server.ready(config.waitTimeoutMs);
-      const superuser: ConnectionSettings = { host: HOST, port, database: PGLITE_DATABASE, user: PGLITE_USER, password: '' };
-      await waitForConnections(buildUrl(superuser), config.waitTimeoutMs);
-      await runInitScripts(config, superuser, logger);
+      const { port, version } = await server.ready(settings.provider.waitTimeoutMs);
+      const superuser: ConnectionParts = { host: HOST, port, database: PGLITE_DATABASE, user: PGLITE_USER, password: '' };
+      await waitForConnections(buildUrl(superuser), settings.provider.waitTimeoutMs);
+      await runInitScripts(settings, superuser, logger);
       logger.debug?.(`PGlite server ready in ${Math.round(performance.now() - started)} ms (extensions ${extensions.join(', ')})`);
       unregister();
       const versions = describeVersion(version);
@@ -163,9 +163,9 @@ async function waitForConnections(url: string, timeoutMs: number): Promise<void>
  * migrations that grant to it, but connections still run as the superuser. A script PGlite cannot run is skipped with
  * a warning: the database works without it.
  */
-async function runInitScripts(config: Config, superuser: ConnectionSettings, logger: Logger): Promise<void> {
-  const scripts = await readInitScripts(config.initScriptsDir);
-  const { user, password } = config.connection;
+async function runInitScripts(settings: DatabaseSettings, superuser: ConnectionParts, logger: Logger): Promise<void> {
+  const scripts = await readInitScripts(settings.provider.initScriptsDir);
+  const { user, password } = settings.connection;
   try {
     await prepareDatabase(superuser, { database: PGLITE_DATABASE, user, password }, scripts, logger);
   } catch (error) {
@@ -177,11 +177,11 @@ async function runInitScripts(config: Config, superuser: ConnectionSettings, log
  * pgvector, uuid-ossp, pg_trgm and pgcrypto, and every other extension the migrations create that PGlite ships. One
  * PGlite lacks is named now: the migration that creates it would fail.
  */
-async function extensionsToLoad(config: Config, logger: Logger): Promise<string[]> {
+async function extensionsToLoad(settings: DatabaseSettings, logger: Logger): Promise<string[]> {
   const available = pgliteAvailableExtensions();
   const wanted = new Set<string>(PGLITE_DEFAULT_EXTENSIONS.filter((name) => available.has(name)));
   const lacking: string[] = [];
-  for (const { name, file } of await requiredExtensions(config.migrationsDir)) {
+  for (const { name, file } of await requiredExtensions(settings.source.migrationsDir)) {
     if (available.has(name)) wanted.add(name);
     else lacking.push(`${name} (${file})`);
   }

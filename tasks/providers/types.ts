@@ -1,5 +1,5 @@
 import type { Cleanups } from '../util/cleanups';
-import type { Config, ProviderName } from '../settings/config';
+import type { ConnectionSettings, ProviderName, ProviderSettings, SourceSettings } from '../settings/settings';
 import type { KeptDatabaseState } from '../settings/kept-state';
 import type { Logger } from '../util/logger';
 
@@ -27,10 +27,17 @@ export interface ProviderRuntime {
   secrets: Set<string>;
 }
 
+/** What a provider reads: how to start (provider), the role and database to create (connection), the migrations (source). */
+export interface DatabaseSettings {
+  provider: ProviderSettings;
+  connection: ConnectionSettings;
+  source: SourceSettings;
+}
+
 /** Starts a database. One file per provider; `auto` picks one. */
 export interface Provider {
   name: Exclude<ProviderName, 'auto'>;
-  start(config: Config, runtime: ProviderRuntime): Promise<StartedDatabase>;
+  start(settings: DatabaseSettings, runtime: ProviderRuntime): Promise<StartedDatabase>;
   /** Rebuilds a handle from a kept database's record (for db:stop and reuse); undefined if it is gone. */
   resume?(state: KeptDatabaseState, runtime: ProviderRuntime): Promise<StartedDatabase | undefined>;
 }

@@ -1,165 +1,222 @@
 import { parseArgs } from 'node:util';
 
-/** Command-line flags as typed, before validation. */
-export interface RawFlags {
-  direction?: string;
-  count?: string;
-  provider?: string;
-  timeout?: string;
-  migrationsDir?: string;
-  ignorePattern?: string;
-  dotenv?: string;
-  singleTransaction?: boolean;
-  dryRun?: boolean;
-  name?: string;
-  lang?: string;
-  json?: boolean;
-  accept?: boolean;
-  format?: string;
-  lint?: boolean;
-  apply?: boolean;
-  lockTimeout?: string;
-  statementTimeout?: string;
-  lockMode?: string;
-  /** Flags neither these tasks nor gulp-cli know, e.g. a typo: `--dirction` (each with a suggestion, if any). */
+/** One command-line flag, declared once: parsing, validation, `gulp --tasks`, suggestions and docs/flags.md come from it. */
+export interface FlagSpec {
+  /** The spelling after `--`, e.g. `migrations-dir`. */
+  readonly flag: string;
+  readonly type: 'string' | 'boolean';
+  /** A boolean that is on unless `--no-<flag>` is given: it is shown as `--no-<flag>`. */
+  readonly negatable?: boolean;
+  /** The value's placeholder in usage (`--timeout SECONDS`), when it takes one and has no fixed values. */
+  readonly valueName?: string;
+  /** The only values accepted, when they are a fixed list (validated by the settings with one message shape). */
+  readonly values?: readonly string[];
+  /** The environment variable it overrides, if any (the flag wins). */
+  readonly env?: string;
+  /** What `(default: …)` says. */
+  readonly default?: string;
+  /** What it does, starting lower-case (gulp --tasks prints `--flag VALUE  …description (default: …)`). */
+  readonly description: string;
+}
+
+/** How a command gets its database (`--provider`, DB_PROVIDER); `auto` picks one and says why. */
+export const PROVIDER_NAMES = ['auto', 'embedded', 'docker', 'compose', 'external', 'pglite'] as const;
+export type ProviderName = (typeof PROVIDER_NAMES)[number];
+
+/** Every flag the commands take. A command lists the names of those it honours (tasks/gulp/commands.ts). */
+export const FLAGS = {
+  direction: { flag: 'direction', type: 'string', values: ['up', 'down'], default: 'up', description: 'which way to migrate' },
+  count: { flag: 'count', type: 'string', valueName: 'N|all', default: 'all up, 1 down, 1 for redo', description: 'how many migrations' },
+  provider: {
+    flag: 'provider',
+    type: 'string',
+    values: PROVIDER_NAMES,
+    env: 'DB_PROVIDER',
+    default: 'auto',
+    description: 'how to get a database',
+  },
+  timeout: {
+    flag: 'timeout',
+    type: 'string',
+    valueName: 'SECONDS',
+    env: 'DB_WAIT_TIMEOUT',
+    default: '30',
+    description: 'how long to wait for the database',
+  },
+  migrationsDir: {
+    flag: 'migrations-dir',
+    type: 'string',
+    valueName: 'DIR',
+    env: 'MIGRATIONS_DIR',
+    default: 'migrations',
+    description: 'folder of migrations',
+  },
+  ignorePattern: {
+    flag: 'ignore-pattern',
+    type: 'string',
+    valueName: 'REGEX',
+    env: 'MIGRATIONS_IGNORE_PATTERN',
+    default: 'skip dotfiles, names without a timestamp, *.down.sql and other extensions',
+    description: 'file names in the migrations folder that are not migrations',
+  },
+  dotenv: { flag: 'dotenv', type: 'string', valueName: 'FILE', default: '.env, if present', description: 'environment file to load' },
+  singleTransaction: {
+    flag: 'single-transaction',
+    type: 'boolean',
+    negatable: true,
+    default: 'one transaction for all',
+    description: 'commit each migration on its own',
+  },
+  dryRun: {
+    flag: 'dry-run',
+    type: 'boolean',
+    description: 'print the SQL the run would execute (up or down); change nothing (no lock, no ledger table)',
+  },
+  name: {
+    flag: 'name',
+    type: 'string',
+    valueName: 'NAME',
+    description: 'migrate:create: name of the new migration (letters, digits, _ and -); migrate:status --accept: the migration to accept',
+  },
+  lang: { flag: 'lang', type: 'string', values: ['ts', 'js', 'sql'], default: 'ts', description: 'language of the new migration' },
+  json: { flag: 'json', type: 'boolean', description: 'print a machine-readable document instead of the table' },
+  accept: {
+    flag: 'accept',
+    type: 'boolean',
+    description: 'record checksums of applied migrations that have none (after you checked them); with --name NAME, accept that one even if edited',
+  },
+  format: { flag: 'format', type: 'string', values: ['text', 'json'], default: 'text', description: 'how lint prints its findings' },
+  lint: { flag: 'lint', type: 'boolean', negatable: true, description: 'run even when lint finds an error-level problem' },
+  apply: { flag: 'apply', type: 'boolean', description: 'also keep a local database and apply each new migration that passes lint' },
+  lockTimeout: {
+    flag: 'lock-timeout',
+    type: 'string',
+    valueName: 'DURATION',
+    env: 'DB_LOCK_TIMEOUT',
+    default: "the server's setting",
+    description: 'give up when a statement waits longer than this for a lock, e.g. 5s',
+  },
+  statementTimeout: {
+    flag: 'statement-timeout',
+    type: 'string',
+    valueName: 'DURATION',
+    env: 'DB_STATEMENT_TIMEOUT',
+    default: "the server's setting",
+    description: 'give up when a statement runs longer than this, e.g. 2min',
+  },
+  lockMode: {
+    flag: 'lock-mode',
+    type: 'string',
+    values: ['fail', 'wait'],
+    env: 'DB_LOCK_MODE',
+    default: 'fail',
+    description: 'when another migration run holds the lock, fail at once or wait for it up to --timeout',
+  },
+} as const satisfies Record<string, FlagSpec>;
+
+export type FlagName = keyof typeof FLAGS;
+export const FLAG_NAMES = Object.keys(FLAGS) as FlagName[];
+
+type ValueOf<N extends FlagName> = (typeof FLAGS)[N]['type'] extends 'boolean' ? boolean : string;
+
+/** Command-line flags as typed, before validation: each given flag's raw value. */
+export type RawFlags = { -readonly [N in FlagName]?: ValueOf<N> } & {
+  /** Flags neither these tasks nor gulp-cli know, e.g. a typo: `--dirction`. */
   unknown: string[];
-  /** The flags of these tasks that were given, for checking them against what the running task takes. */
+  /** The flags of these tasks that were given, for checking them against what the running command takes. */
   given: FlagName[];
-}
-
-/** What `gulp --tasks` prints for each flag; tasks pick the ones they honour. */
-export const FLAG_DESCRIPTIONS = {
-  direction: '--direction up|down: which way to migrate (default: up)',
-  count: '--count N|all: how many migrations (default: all up, 1 down, 1 for redo)',
-  provider: '--provider auto|embedded|docker|compose|external|pglite: how to get a database (default: DB_PROVIDER or auto)',
-  timeout: '--timeout SECONDS: how long to wait for the database (default: DB_WAIT_TIMEOUT or 30)',
-  migrationsDir: '--migrations-dir DIR: folder of migrations (default: MIGRATIONS_DIR or migrations)',
-  ignorePattern: '--ignore-pattern REGEX: file names in the migrations folder that are not migrations (default: MIGRATIONS_IGNORE_PATTERN, or dotfiles, names without a timestamp, *.down.sql, other extensions)',
-  dotenv: '--dotenv FILE: environment file to load (default: .env, if present)',
-  singleTransaction: '--no-single-transaction: commit each migration on its own (default: one transaction for all)',
-  dryRun: '--dry-run: print the SQL the run would execute (up or down); change nothing (no lock, no ledger table)',
-  name: '--name NAME: migrate:create: name of the new migration (letters, digits, _ and -); migrate:status --accept: the migration to accept',
-  lang: '--lang ts|js|sql: language of the new migration (default: ts)',
-  json: '--json: print a machine-readable document instead of the table',
-  accept: '--accept: record checksums of applied migrations that have none (after you checked them); with --name NAME, accept that one even if edited',
-  format: '--format text|json: how lint prints its findings (default: text)',
-  lint: '--no-lint: run even when lint finds an error-level problem',
-  apply: '--apply: also keep a local database and apply each new migration that passes lint',
-  lockTimeout: '--lock-timeout DURATION: give up when a statement waits longer than this for a lock, e.g. 5s (default: DB_LOCK_TIMEOUT, else the server\'s setting)',
-  statementTimeout: '--statement-timeout DURATION: give up when a statement runs longer than this, e.g. 2min (default: DB_STATEMENT_TIMEOUT, else the server\'s setting)',
-  lockMode: '--lock-mode fail|wait: when another migration run holds the lock, fail at once or wait for it up to --timeout (default: DB_LOCK_MODE or fail)',
-} as const;
-
-export type FlagName = keyof typeof FLAG_DESCRIPTIONS;
-
-/** Builds the `flags` object gulp-cli prints for a task. */
-export function describeFlags(names: readonly FlagName[]): Record<string, string> {
-  const flags: Record<string, string> = {};
-  for (const name of names) {
-    const text = FLAG_DESCRIPTIONS[name];
-    const separator = text.indexOf(': ');
-    flags[text.slice(0, separator)] = text.slice(separator + 2);
-  }
-  return flags;
-}
-
-const OPTIONS = {
-  direction: { type: 'string' },
-  count: { type: 'string' },
-  provider: { type: 'string' },
-  timeout: { type: 'string' },
-  'migrations-dir': { type: 'string' },
-  'ignore-pattern': { type: 'string' },
-  dotenv: { type: 'string' },
-  'single-transaction': { type: 'boolean' },
-  'dry-run': { type: 'boolean' },
-  name: { type: 'string' },
-  lang: { type: 'string' },
-  json: { type: 'boolean' },
-  accept: { type: 'boolean' },
-  format: { type: 'string' },
-  lint: { type: 'boolean' },
-  apply: { type: 'boolean' },
-  'lock-timeout': { type: 'string' },
-  'statement-timeout': { type: 'string' },
-  'lock-mode': { type: 'string' },
-} as const;
-
-const OPTION_FLAG_NAMES: Record<keyof typeof OPTIONS, FlagName> = {
-  direction: 'direction',
-  count: 'count',
-  provider: 'provider',
-  timeout: 'timeout',
-  'migrations-dir': 'migrationsDir',
-  'ignore-pattern': 'ignorePattern',
-  dotenv: 'dotenv',
-  'single-transaction': 'singleTransaction',
-  'dry-run': 'dryRun',
-  name: 'name',
-  lang: 'lang',
-  json: 'json',
-  accept: 'accept',
-  format: 'format',
-  lint: 'lint',
-  apply: 'apply',
-  'lock-timeout': 'lockTimeout',
-  'statement-timeout': 'statementTimeout',
-  'lock-mode': 'lockMode',
 };
+
+/** `--migrations-dir`, `--no-lint`: how a flag is spelled in usage and messages. */
+export function flagUsage(name: FlagName): string {
+  const spec: FlagSpec = FLAGS[name];
+  return spec.negatable ? `--no-${spec.flag}` : `--${spec.flag}`;
+}
+
+/** The flag with its value placeholder: `--direction up|down`, `--timeout SECONDS`, `--dry-run`. */
+export function flagSynopsis(name: FlagName): string {
+  const spec: FlagSpec = FLAGS[name];
+  const value = spec.type === 'boolean' ? '' : ` ${spec.values ? spec.values.join('|') : (spec.valueName ?? 'VALUE')}`;
+  return `${flagUsage(name)}${value}`;
+}
+
+/** The flag's description with its default: `which way to migrate (default: up)`, `… (default: DB_PROVIDER or auto)`. */
+export function flagDescription(name: FlagName): string {
+  const spec: FlagSpec = FLAGS[name];
+  if (spec.default === undefined) return spec.description;
+  // `DB_PROVIDER or auto`; a default of several words reads `DB_LOCK_TIMEOUT, else the server's setting`.
+  const deflt = spec.env ? `${spec.env}${spec.default.includes(' ') ? ', else' : ' or'} ${spec.default}` : spec.default;
+  return `${spec.description} (default: ${deflt})`;
+}
+
+/** The `flags` object gulp-cli prints for a task: `{ '--direction up|down': 'which way … (default: up)' }`. */
+export function describeFlags(names: readonly FlagName[]): Record<string, string> {
+  return Object.fromEntries(names.map((name) => [flagSynopsis(name), flagDescription(name)]));
+}
+
+const PARSE_OPTIONS = Object.fromEntries(Object.values(FLAGS).map((spec) => [spec.flag, { type: spec.type }])) as Record<
+  string,
+  { type: 'string' | 'boolean' }
+>;
+const NAME_BY_FLAG = new Map<string, FlagName>(FLAG_NAMES.map((name) => [FLAGS[name].flag, name]));
 
 /** gulp-cli 3's own flags (lib/shared/options/cli-options.js): left to it, never reported as unknown. */
 const GULP_LONG_FLAGS = new Set([
-  'help', 'version', 'preload', 'gulpfile', 'cwd', 'tasks', 'tasks-simple', 'tasks-json', 'tasks-depth', 'depth',
-  'compact-tasks', 'sort-tasks', 'color', 'no-color', 'silent', 'continue', 'series', 'log-level',
+  'help',
+  'version',
+  'preload',
+  'gulpfile',
+  'cwd',
+  'tasks',
+  'tasks-simple',
+  'tasks-json',
+  'tasks-depth',
+  'depth',
+  'compact-tasks',
+  'sort-tasks',
+  'color',
+  'no-color',
+  'silent',
+  'continue',
+  'series',
+  'log-level',
 ]);
 const GULP_SHORT_FLAGS = new Set(['h', 'v', 'f', 'T', 'S', 'L']);
 
 /** Parses the flags these tasks understand out of `argv` (without node and script); notes unknown ones. */
 export function parseFlags(argv: readonly string[]): RawFlags {
-  const { values, tokens } = parseArgs({ args: [...argv], strict: false, allowPositionals: true, allowNegative: true, tokens: true, options: OPTIONS });
-  const text = (value: unknown) => (value === undefined ? undefined : String(value === true ? '' : value));
+  const { values, tokens } = parseArgs({
+    args: [...argv],
+    strict: false,
+    allowPositionals: true,
+    allowNegative: true,
+    tokens: true,
+    options: PARSE_OPTIONS,
+  });
   const unknown: string[] = [];
   const given = new Set<FlagName>();
   for (const token of tokens) {
     if (token.kind !== 'option') continue;
-    if (token.name in OPTIONS) given.add(OPTION_FLAG_NAMES[token.name as keyof typeof OPTIONS]);
-    const known = token.name in OPTIONS || (token.rawName.startsWith('--') ? GULP_LONG_FLAGS.has(token.name) : GULP_SHORT_FLAGS.has(token.name));
+    const name = NAME_BY_FLAG.get(token.name);
+    if (name) given.add(name);
+    const known = name !== undefined || (token.rawName.startsWith('--') ? GULP_LONG_FLAGS.has(token.name) : GULP_SHORT_FLAGS.has(token.name));
     if (!known && !unknown.includes(token.rawName)) unknown.push(token.rawName);
   }
-  return {
-    direction: text(values.direction),
-    count: text(values.count),
-    provider: text(values.provider),
-    timeout: text(values.timeout),
-    migrationsDir: text(values['migrations-dir']),
-    ignorePattern: text(values['ignore-pattern']),
-    dotenv: text(values.dotenv),
-    singleTransaction: typeof values['single-transaction'] === 'boolean' ? values['single-transaction'] : undefined,
-    dryRun: values['dry-run'] === true,
-    name: text(values.name),
-    lang: text(values.lang),
-    json: values.json === true,
-    accept: values.accept === true,
-    format: text(values.format),
-    lint: typeof values.lint === 'boolean' ? values.lint : undefined,
-    apply: values.apply === true,
-    lockTimeout: text(values['lock-timeout']),
-    statementTimeout: text(values['statement-timeout']),
-    lockMode: text(values['lock-mode']),
-    unknown,
-    given: [...given],
-  };
-}
-
-/** The command-line spelling of a flag, e.g. `--migrations-dir`, `--no-lint`. */
-export function flagUsage(name: FlagName): string {
-  return FLAG_DESCRIPTIONS[name].split(/[ :]/, 1)[0]!;
+  const flags: RawFlags = { unknown, given: [...given] };
+  for (const name of FLAG_NAMES) {
+    const value = values[FLAGS[name].flag];
+    if (value === undefined) continue;
+    const spec: FlagSpec = FLAGS[name];
+    // A string flag given without a value (`--name` at the end) is an empty string, which validation then reports.
+    (flags as Record<string, unknown>)[name] = spec.type === 'boolean' ? value === true || value === 'true' : value === true ? '' : String(value);
+  }
+  return flags;
 }
 
 /** "unknown flag --dirction (did you mean --direction?)", suggesting one of our flags within two edits. */
 export function describeUnknownFlag(rawName: string): string {
   const name = rawName.replace(/^-+/, '');
-  const candidates = [...Object.keys(OPTIONS), 'no-single-transaction', 'no-lint'];
+  const candidates = FLAG_NAMES.flatMap((flag) => [FLAGS[flag].flag, ...((FLAGS[flag] as FlagSpec).negatable ? [`no-${FLAGS[flag].flag}`] : [])]);
   const suggestion = candidates
     .map((candidate) => ({ candidate, distance: editDistance(name, candidate) }))
     .filter(({ distance }) => distance <= 2)

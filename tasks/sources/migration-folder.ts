@@ -134,3 +134,13 @@ export function hasDownSection(file: string): boolean {
 function safeName(name: string): string {
   return name.replace(/[^A-Za-z0-9_-]+/g, '_') || 'name';
 }
+
+/** node-pg-migrate's complaint about a file in the migrations folder that is not a migration at all. */
+export function isNotAMigrationError(message: string): boolean {
+  return /numeric prefix|Unknown file extension/i.test(message);
+}
+
+/** What to do about such a file. */
+export function notAMigrationHint(folder: string): string {
+  return `name every migration <timestamp>_<name>.(ts|js|sql) and move other files out of ${folder}/ (\`gulp migrate:status\` lists what is not a migration and why)`;
+}

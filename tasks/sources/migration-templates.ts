@@ -1,4 +1,4 @@
-import type { MigrationLanguage } from '../settings/config';
+import type { MigrationLanguage } from '../settings/settings';
 
 /**
  * The text of a new migration, in the style of `migrations/`: a one-line header saying what it changes, typed `up`

@@ -1,10 +1,9 @@
 import path from 'node:path';
-import { DEFAULT_IGNORE_PATTERN } from './migration-folder';
 import { sqlLoaderStrategies } from './sql-rollbacks';
-import type { Direction } from '../settings/config';
+import type { Direction } from '../settings/settings';
 import { TaskError, messageOf } from '../util/errors';
 import type { Logger } from '../util/logger';
-import { isNotAMigrationError, notAMigrationHint } from '../engine/migration-errors';
+import { DEFAULT_IGNORE_PATTERN, isNotAMigrationError, notAMigrationHint } from './migration-folder';
 
 // Types only: node-pg-migrate is ESM-only and costs ~100 ms to import, so its modules are loaded lazily below.
 type MigrationBuilderActions = import('node-pg-migrate/sqlMigration').MigrationBuilderActions;
@@ -154,6 +153,8 @@ export interface RenderMigrationOptions {
   direction: Direction;
   /** Default: `pgmigrations`. */
   migrationsTable?: string;
+  /** The ledger's schema. Default: node-pg-migrate's (`public`). */
+  migrationsSchema?: string;
   /** File paths in messages are shown relative to this folder. Default: the current directory. */
   projectDir?: string;
   /** Receives warnings node-pg-migrate's operations write while building SQL. Default: none. */
@@ -167,13 +168,13 @@ export interface RenderMigrationOptions {
  */
 export async function renderMigration(
   loaded: LoadedMigration,
-  { direction, migrationsTable = DEFAULT_MIGRATIONS_TABLE, projectDir = process.cwd(), logger = SILENT }: RenderMigrationOptions,
+  { direction, migrationsTable = DEFAULT_MIGRATIONS_TABLE, migrationsSchema, projectDir = process.cwd(), logger = SILENT }: RenderMigrationOptions,
 ): Promise<RenderedMigration> {
   const [{ Migration }, { MigrationBuilder }] = await Promise.all([import('node-pg-migrate/migration'), import('node-pg-migrate/migrationBuilder')]);
   const { name, path: file } = loaded;
   const shown = shownPath(file, projectDir);
   const database = new DatabaseStub(name);
-  const options = { dir: path.dirname(file), migrationsTable, direction, singleTransaction: true } as unknown as RunnerOption;
+  const options = { dir: path.dirname(file), migrationsTable, migrationsSchema, direction, singleTransaction: true } as unknown as RunnerOption;
   // A fresh Migration each time: node-pg-migrate's _getAction makes `down` the same function as `up` when it is
   // missing, which would turn a later `up` of the same object into reverse mode.
   const quiet = { debug: undefined, info: () => undefined, warn: (message: string) => logger.warn(message), error: (message: string) => logger.error(message) };

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { resolveConfig } from '../../tasks/settings/config';
+import { resolveSettings } from '../../tasks/settings/settings';
 import { chooseProvider } from '../../tasks/providers/choose-provider';
 import { detectContainerRuntime } from '../../tasks/providers/container-runtime';
 import { startTestServer, type TestServer } from '../support/database';
@@ -9,7 +9,7 @@ describe('choosing a provider', () => {
   let project: TestProject;
   before(() => (project = createTestProject()));
   after(() => project.remove());
-  const config = (env: Record<string, string>, argv: string[] = []) => resolveConfig({ env, argv, cwd: project.dir, startsDatabase: true });
+  const config = (env: Record<string, string>, argv: string[] = []) => resolveSettings({ env, argv, cwd: project.dir, startsDatabase: true });
 
   it('takes DB_PROVIDER, and --provider over it, saying so', async () => {
     expect(await chooseProvider(config({ DB_PROVIDER: 'docker' }))).to.deep.include({ reason: 'chosen by DB_PROVIDER' });

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Cleanups } from '../../tasks/util/cleanups';
-import { resolveConfig } from '../../tasks/settings/config';
+import { resolveSettings } from '../../tasks/settings/settings';
 import { withClient } from '../../tasks/db/pg-client';
 import { clusterCacheDir, templateKey } from '../../tasks/providers/cluster-template';
 import { embeddedProvider } from '../../tasks/providers/embedded';
@@ -28,7 +28,7 @@ describe('embedded provider: the cached, pre-initialised cluster', function () {
 
   async function start(env: Record<string, string> = {}): Promise<{ database: StartedDatabase; logger: RecordingLogger }> {
     const logger = createRecordingLogger();
-    const config = resolveConfig({
+    const config = resolveSettings({
       env: { DB_NAME: 'hub', DB_USER: 'hub_owner', DB_PASSWORD: 'app-secret', DB_CLUSTER_CACHE: cacheDir, ...env },
       argv: [],
       cwd: project.dir,

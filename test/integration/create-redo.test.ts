@@ -7,10 +7,11 @@ import { createCreateMigrationTask } from '../../tasks/gulp/steps/create-migrati
 import { createEnsureEnvTask } from '../../tasks/gulp/steps/ensure-env';
 import { TaskError } from '../../tasks/util/errors';
 import { createMigrateTask } from '../../tasks/gulp/steps/migrate';
-import type { MigrationLanguage } from '../../tasks/settings/config';
+import type { MigrationLanguage } from '../../tasks/settings/settings';
 import { createRedoTask } from '../../tasks/gulp/steps/redo';
 import { createWaitDbTask } from '../../tasks/gulp/steps/wait-db';
-import { CHECKSUM_TABLE, hashMigrationFile } from '../../tasks/db/checksums';
+import { hashMigrationFile } from '../../tasks/db/checksums';
+import { CHECKSUM_TABLE } from '../../tasks/db/ledger';
 import { query, startTestServer, tableNames, type TestServer } from '../support/database';
 import { createTestProject, REPO_ROOT, STARTER_MIGRATIONS as STARTER, type TestProject } from '../support/project';
 import { createRecordingLogger, type RecordingLogger } from '../support/recording-logger';

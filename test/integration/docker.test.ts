@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { expect } from 'chai';
 import { Cleanups } from '../../tasks/util/cleanups';
-import { resolveConfig, type Config } from '../../tasks/settings/config';
+import { resolveSettings, type Settings } from '../../tasks/settings/settings';
 import { TaskError } from '../../tasks/util/errors';
 import type { KeptDatabaseState } from '../../tasks/settings/kept-state';
 import type { Logger } from '../../tasks/util/logger';
@@ -13,8 +13,8 @@ import type { Provider, ProviderRuntime, StartedDatabase } from '../../tasks/pro
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
 
-function projectConfig(): Config {
-  return resolveConfig({ env: {}, argv: [], cwd: REPO_ROOT, startsDatabase: true });
+function projectConfig(): Settings {
+  return resolveSettings({ env: {}, argv: [], cwd: REPO_ROOT, startsDatabase: true });
 }
 
 function recordingRuntime(): ProviderRuntime & { lines: string[] } {
@@ -80,7 +80,7 @@ describe('docker providers without an engine', function () {
     expect(error).to.be.instanceOf(TaskError);
     const { message, hint } = error as TaskError;
     expect(message).to.equal(
-      `could not start a PostgreSQL container from image ${config.image}: no container runtime answers (Could not find a working container runtime strategy)\n` +
+      `could not start a PostgreSQL container from image ${config.provider.image}: no container runtime answers (Could not find a working container runtime strategy)\n` +
         '  hint: is Docker running? `docker info` must answer; or use DB_PROVIDER=embedded to run PostgreSQL from local binaries',
     );
     expect(hint).to.include('DB_PROVIDER=embedded');
@@ -131,7 +131,8 @@ describe('docker providers without an engine', function () {
   });
 
   it('composeProvider.start() names a missing compose file', async function () {
-    const config = { ...projectConfig(), composeFile: path.join(REPO_ROOT, 'no-such-compose.yml') };
+    const settings = projectConfig();
+    const config = { ...settings, provider: { ...settings.provider, composeFile: path.join(REPO_ROOT, 'no-such-compose.yml') } };
 
     const error = await expectRejection(composeProvider.start(config, recordingRuntime()));
 

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { existsSync } from 'node:fs';
 import { Cleanups } from '../../tasks/util/cleanups';
-import { resolveConfig } from '../../tasks/settings/config';
+import { resolveSettings } from '../../tasks/settings/settings';
 import { embeddedProvider } from '../../tasks/providers/embedded';
 import type { StartedDatabase } from '../../tasks/providers/types';
 import { query, serverProcessesFor } from '../support/database';
@@ -16,7 +16,7 @@ describe('embedded provider', () => {
   before(async () => {
     project = createTestProject();
     cleanups = new Cleanups();
-    const config = resolveConfig({
+    const config = resolveSettings({
       env: { DB_NAME: 'hub', DB_USER: 'hub_owner', DB_PASSWORD: password },
       argv: [],
       cwd: project.dir,

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { resolveConfig } from '../../tasks/settings/config';
+import { resolveSettings } from '../../tasks/settings/settings';
 import { createContext, type TaskContext } from '../../tasks/gulp/context';
 import { createEnsureEnvTask } from '../../tasks/gulp/steps/ensure-env';
 import { TaskError } from '../../tasks/util/errors';
@@ -70,7 +70,7 @@ describe('the pglite provider (PostgreSQL in WASM, with pgvector)', function () 
       ctx = createContext({ logger, env: PGLITE, argv: ['migrate:local'], cwd: project.dir });
       await createEnsureEnvTask(ctx, { startsDatabase: true, migrates: true })();
       await createStartDbTask(ctx)();
-      url = ctx.database!.url;
+      url = ctx.handoff.database!.url;
       await createWaitDbTask(ctx)();
       await createMigrateTask(ctx)();
     });
@@ -223,12 +223,12 @@ describe('the pglite provider (PostgreSQL in WASM, with pgvector)', function () 
       'PGlite cannot keep a database running (KEEP_DB=1, db:start, watch --apply): its database lives in the memory of a child process that ends with this run\n' +
         '  hint: run without KEEP_DB (`gulp migrate:local`), or keep a real server: DB_PROVIDER=embedded, or DB_PROVIDER=docker with DB_IMAGE=pgvector/pgvector:pg15 when the migrations need pgvector',
     );
-    expect(ctx.database).to.equal(undefined);
+    expect(ctx.handoff.database).to.equal(undefined);
     expect(pgliteChildren()).to.deep.equal([]);
   });
 
   describe('DB_PROVIDER=auto without a container runtime', () => {
-    const choose = (dir: string, env: Record<string, string> = {}) => chooseProvider(resolveConfig({ env, argv: [], cwd: dir, startsDatabase: true }));
+    const choose = (dir: string, env: Record<string, string> = {}) => chooseProvider(resolveSettings({ env, argv: [], cwd: dir, startsDatabase: true }));
     before(async function () {
       if ((await detectContainerRuntime()).available) this.skip();
     });

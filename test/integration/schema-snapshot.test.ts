@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { diffSnapshots, takeSnapshot } from '../../tasks/db/schema-snapshot';
+import { diffSnapshots } from '../../tasks/db/schema-diff';
+import { takeSnapshot } from '../../tasks/db/schema-snapshot';
 import { query, startTestServer, type TestServer } from '../support/database';
 
 /**

@@ -35,7 +35,7 @@ describe('migrate:verify against a real server', function () {
     const ctx = createContext({ logger, env, argv: ['migrate:verify'], cwd: project.dir });
     await createEnsureEnvTask(ctx, { startsDatabase: true, migrates: true })();
     logger.lines.length = 0; // ensureEnv's line about the generated password is not verify's
-    ctx.database = { provider: 'embedded', description: 'test database', stop: async () => undefined, ...database };
+    ctx.handoff.database = { provider: 'embedded', description: 'test database', stop: async () => undefined, ...database };
     return { ctx, logger };
   }
 
@@ -210,10 +210,10 @@ export const down = (pgm: MigrationBuilder): void => {
       const external = await contextFor(project, { url, provider: 'external' });
       expect((await failureOf(createVerifyTask(external.ctx)())).message).to.match(/it refuses the external database at postgresql:\/\/contentuser:\*\*\*\*@/);
       const kept = await contextFor(project, { url });
-      kept.ctx.keepDatabase = true;
+      kept.ctx.handoff.keepDatabase = true;
       expect((await failureOf(createVerifyTask(kept.ctx)())).message).to.include('it refuses the kept database at');
       const none = await contextFor(project, { url });
-      none.ctx.database = undefined;
+      none.ctx.handoff.database = undefined;
       expect((await failureOf(createVerifyTask(none.ctx)())).message).to.equal(
         'migrate:verify needs a throw-away database of its own, and none was started in this run\n' +
           '  hint: run `gulp migrate:verify`, which starts one and removes it afterwards (in your own gulpfile, put createStartDbTask(ctx) before createVerifyTask(ctx))',

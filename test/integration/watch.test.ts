@@ -118,7 +118,7 @@ describe('gulp watch --apply against a real server', function () {
       cwd: project.dir,
       argv: ['--apply'],
       // The database the kept one would be; startDb is skipped when the context has one.
-      prepare: (ctx) => (ctx.database = { provider: 'external', url, description: 'the test database', stop: async () => undefined }),
+      prepare: (ctx) => (ctx.handoff.database = { provider: 'external', url, description: 'the test database', stop: async () => undefined }),
     });
     await run.waitFor(/^\w+: (Applied|✗)/);
   });
@@ -250,7 +250,7 @@ describe('gulp watch --apply with pending migrations that have lint errors', fun
       cwd: project.dir,
       argv: ['--apply'],
       env: { DB_PASSWORD: 'not-used' },
-      prepare: (ctx) => (ctx.database = { provider: 'external', url, description: 'the test database', stop: async () => undefined }),
+      prepare: (ctx) => (ctx.handoff.database = { provider: 'external', url, description: 'the test database', stop: async () => undefined }),
     });
     await run.waitFor(/Not applied|✗ [^1]/);
   });

@@ -6,7 +6,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from
 import { createServer, type Socket } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { buildUrl, parseDatabaseUrl, PROVIDER_NAMES } from '../../tasks/settings/config';
+import { buildUrl, parseDatabaseUrl, PROVIDER_NAMES } from '../../tasks/settings/settings';
 import { withClient } from '../../tasks/db/pg-client';
 import { freePort } from '../../tasks/providers/free-port';
 import { query, serverProcessesFor, startTestServer, tableNames, type TestServer } from '../support/database';

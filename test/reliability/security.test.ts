@@ -10,7 +10,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { buildUrl, parseDatabaseUrl, resolveConfig, type ConnectionSettings } from '../../tasks/settings/config';
+import { buildUrl, parseDatabaseUrl, resolveSettings, type ConnectionParts } from '../../tasks/settings/settings';
 import { keptStatePath, writeKeptState } from '../../tasks/settings/kept-state';
 import { withClient } from '../../tasks/db/pg-client';
 import { query, startTestServer, type TestServer } from '../support/database';
@@ -24,8 +24,8 @@ describe('security', function () {
 
   describe('the embedded server', () => {
     let server: TestServer;
-    let app: ConnectionSettings;
-    let superuser: ConnectionSettings;
+    let app: ConnectionParts;
+    let superuser: ConnectionParts;
     before(async () => {
       server = await startTestServer();
       app = parseDatabaseUrl(server.database.url, [])!;
@@ -86,7 +86,7 @@ describe('security', function () {
   });
 
   it('generates a random application password per run when DB_PASSWORD is not set', () => {
-    const generated = [1, 2].map(() => resolveConfig({ env: {}, argv: [], cwd: REPO_ROOT, startsDatabase: true }).connection.password);
+    const generated = [1, 2].map(() => resolveSettings({ env: {}, argv: [], cwd: REPO_ROOT, startsDatabase: true }).connection.password);
     expect(generated[0]).not.to.equal(generated[1]);
     for (const password of generated) expect(password).to.match(/^[\w-]{24,}$/);
   });

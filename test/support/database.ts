@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 
 import { Cleanups } from '../../tasks/util/cleanups';
-import { buildUrl, parseDatabaseUrl, resolveConfig } from '../../tasks/settings/config';
+import { buildUrl, parseDatabaseUrl, resolveSettings } from '../../tasks/settings/settings';
 import { withClient } from '../../tasks/db/pg-client';
 import { embeddedProvider } from '../../tasks/providers/embedded';
 import type { StartedDatabase } from '../../tasks/providers/types';
@@ -16,7 +16,7 @@ export interface TestServer {
 }
 
 export async function startTestServer(): Promise<TestServer> {
-  const config = resolveConfig({ env: {}, argv: [], cwd: REPO_ROOT, startsDatabase: true });
+  const config = resolveSettings({ env: {}, argv: [], cwd: REPO_ROOT, startsDatabase: true });
   const database = await embeddedProvider.start(config, { logger: { info() {}, warn() {}, error() {} }, cleanups: new Cleanups(), secrets: new Set() });
   const app = parseDatabaseUrl(database.url, [])!;
   return {

@@ -9,7 +9,7 @@ async function main(): Promise<void> {
   const ctx = createContext({ env: { ...process.env, DB_PROVIDER: 'pglite' }, argv: ['migrate:local'], cwd: process.argv[2] });
   await createEnsureEnvTask(ctx, { startsDatabase: true })();
   await createStartDbTask(ctx)();
-  process.stdout.write(`URL ${ctx.database!.url}\n`);
+  process.stdout.write(`URL ${ctx.handoff.database!.url}\n`);
   setInterval(() => undefined, 60_000);
 }
 

@@ -1,4 +1,7 @@
+import { COMMANDS } from '../../tasks/gulp/commands';
+import { runSteps } from '../../tasks/gulp/compose';
 import { createContext, type TaskContext } from '../../tasks/gulp/context';
+import { stepFactories } from '../../tasks/gulp/step-factories';
 import { createWatchTask, type WatchTaskOptions } from '../../tasks/gulp/steps/watch';
 import { createRecordingLogger, type RecordingLogger } from './recording-logger';
 
@@ -36,7 +39,9 @@ export function startWatch({
   const controller = new AbortController();
   let ended = false;
   let failure: unknown;
-  const done = createWatchTask(ctx, { ...options, signal: controller.signal, handleSignals: false })();
+  // The watch command's steps (ensureEnv, and with --apply startDb and waitDb), its own step with the test's options.
+  const steps = COMMANDS.watch.steps({ ...stepFactories(ctx), watch: () => createWatchTask(ctx, { ...options, signal: controller.signal, handleSignals: false }) });
+  const done = runSteps(ctx, { name: 'watch', description: COMMANDS.watch.description, steps });
   done.then(
     () => (ended = true),
     (error: unknown) => {

@@ -2,16 +2,18 @@ import { expect } from 'chai';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { buildUrl, parseDatabaseUrl, resolveConfig } from '../../tasks/settings/config';
+import { buildUrl, parseDatabaseUrl, resolveSettings, type ConnectionSettings } from '../../tasks/settings/settings';
 import { TaskError } from '../../tasks/util/errors';
 
-describe('resolveConfig', () => {
+describe('resolveSettings', () => {
   let cwd: string;
   beforeEach(() => (cwd = mkdtempSync(path.join(os.tmpdir(), 'pgmt-config-'))));
   afterEach(() => rmSync(cwd, { recursive: true, force: true }));
 
   const resolve = (env: Record<string, string>, argv: string[] = [], startsDatabase = false) =>
-    resolveConfig({ env, argv, cwd, startsDatabase });
+    resolveSettings({ env, argv, cwd, startsDatabase });
+  /** The parts of the connection (host, port, database, user, password). */
+  const partsOf = ({ host, port, database, user, password }: ConnectionSettings) => ({ host, port, database, user, password });
   const failure = (env: Record<string, string>, argv: string[] = [], startsDatabase = false): TaskError => {
     try {
       resolve(env, argv, startsDatabase);
@@ -19,7 +21,7 @@ describe('resolveConfig', () => {
       expect(error).to.be.instanceOf(TaskError);
       return error as TaskError;
     }
-    throw new Error('expected resolveConfig to fail');
+    throw new Error('expected resolveSettings to fail');
   };
   const parts = { DB_HOST: 'db.local', DB_PORT: '6543', DB_NAME: 'contenthub', DB_USER: 'contentuser', DB_PASSWORD: 'secret' };
 
@@ -35,16 +37,16 @@ describe('resolveConfig', () => {
 
   it('uses DATABASE_URL as given, query string included', () => {
     const config = resolve({ DATABASE_URL: 'postgresql://app:pw@db.example.com:6000/hub?sslmode=require' });
-    expect(config.url).to.equal('postgresql://app:pw@db.example.com:6000/hub?sslmode=require');
-    expect(config.connection).to.deep.equal({ host: 'db.example.com', port: 6000, database: 'hub', user: 'app', password: 'pw' });
-    expect(config.connectionSource).to.equal('DATABASE_URL');
+    expect(config.connection.url).to.equal('postgresql://app:pw@db.example.com:6000/hub?sslmode=require');
+    expect(partsOf(config.connection)).to.deep.equal({ host: 'db.example.com', port: 6000, database: 'hub', user: 'app', password: 'pw' });
+    expect(config.connection.source).to.equal('DATABASE_URL');
   });
 
   it('assembles the URL from DB_* and percent-encodes a password with @:/?#% characters', () => {
     const password = 'p@ss:w/rd?#%';
     const config = resolve({ ...parts, DB_PASSWORD: password });
-    expect(config.url).to.equal('postgresql://contentuser:p%40ss%3Aw%2Frd%3F%23%25@db.local:6543/contenthub');
-    expect(parseDatabaseUrl(config.url, [])?.password).to.equal(password);
+    expect(config.connection.url).to.equal('postgresql://contentuser:p%40ss%3Aw%2Frd%3F%23%25@db.local:6543/contenthub');
+    expect(parseDatabaseUrl(config.connection.url, [])?.password).to.equal(password);
   });
 
   it('rejects a malformed DATABASE_URL, naming the variable and never echoing the password', () => {
@@ -76,14 +78,14 @@ describe('resolveConfig', () => {
   it('validates --count and --direction', () => {
     expect(failure(parts, ['--count', '-1']).message).to.match(/^--count must be a positive whole number or "all", got "-1"/);
     expect(failure(parts, ['--count', '0']).message).to.match(/got "0"/);
-    expect(resolve(parts, ['--count', 'all']).count).to.equal(Number.POSITIVE_INFINITY);
-    expect(resolve(parts, ['--direction', 'down', '--count', '2'])).to.include({ direction: 'down', count: 2 });
+    expect(resolve(parts, ['--count', 'all']).run.count).to.equal(Number.POSITIVE_INFINITY);
+    expect(resolve(parts, ['--direction', 'down', '--count', '2']).run).to.include({ direction: 'down', count: 2 });
   });
 
   it('loads .env, and real environment variables win over it', () => {
     writeFileSync(path.join(cwd, '.env'), 'DB_HOST=from-file\nDB_PORT=5432\nDB_NAME=hub\nDB_USER=u\nDB_PASSWORD=file-pw\nthis line is garbage\n');
     const config = resolve({ DB_HOST: 'from-env' });
-    expect(config.connection).to.deep.equal({ host: 'from-env', port: 5432, database: 'hub', user: 'u', password: 'file-pw' });
+    expect(partsOf(config.connection)).to.deep.equal({ host: 'from-env', port: 5432, database: 'hub', user: 'u', password: 'file-pw' });
     expect(config.envFile).to.equal(path.join(cwd, '.env'));
   });
 
@@ -91,8 +93,8 @@ describe('resolveConfig', () => {
     const config = resolve({}, [], true);
     expect(config.connection).to.include({ database: 'contenthub', user: 'contentuser' });
     expect(config.connection.password).to.have.length.greaterThan(16);
-    expect(config.passwordGenerated).to.equal(true);
-    expect(config.provider).to.equal('auto');
+    expect(config.connection.passwordGenerated).to.equal(true);
+    expect(config.provider.name).to.equal('auto');
     expect(resolve({}, [], true).connection.password).not.to.equal(config.connection.password);
   });
 
@@ -101,8 +103,8 @@ describe('resolveConfig', () => {
   });
 
   it('reads the wait timeout in seconds from --timeout or DB_WAIT_TIMEOUT', () => {
-    expect(resolve({ ...parts, DB_WAIT_TIMEOUT: '2.5' }).waitTimeoutMs).to.equal(2_500);
-    expect(resolve({ ...parts, DB_WAIT_TIMEOUT: '2.5' }, ['--timeout', '1']).waitTimeoutMs).to.equal(1_000);
+    expect(resolve({ ...parts, DB_WAIT_TIMEOUT: '2.5' }).connection.waitTimeoutMs).to.equal(2_500);
+    expect(resolve({ ...parts, DB_WAIT_TIMEOUT: '2.5' }, ['--timeout', '1']).connection.waitTimeoutMs).to.equal(1_000);
     expect(failure({ ...parts }, ['--timeout', 'soon']).message).to.match(/^--timeout must be a positive number of seconds, got "soon"/);
   });
 
@@ -127,7 +129,7 @@ describe('resolveConfig', () => {
 
   it('rejects a flag of ours that the running task does not take, listing the ones it does', () => {
     const resolveFor = (argv: string[]) => () =>
-      resolveConfig({ env: parts, argv, cwd, startsDatabase: false, allowedFlags: ['count', 'timeout', 'singleTransaction'] });
+      resolveSettings({ env: parts, argv, cwd, startsDatabase: false, allowedFlags: ['count', 'timeout', 'singleTransaction'] });
     expect(resolveFor(['migrate:redo', '--name', 'x', '--dry-run'])).to.throw(
       TaskError,
       '--name, --dry-run do not apply to this task (it takes --count, --timeout, --no-single-transaction)\n' +
@@ -138,13 +140,13 @@ describe('resolveConfig', () => {
 
   it('neither needs nor checks connection settings for a task that never connects', () => {
     const env = { DB_PORT: 'abc', DB_PROVIDER: 'bogus', DB_WAIT_TIMEOUT: '-3', KEEP_DB: 'maybe' };
-    const config = resolveConfig({ env, argv: ['migrate:create', '--name', 'x'], cwd, startsDatabase: false, connects: false });
-    expect(config.name).to.equal('x');
-    expect(() => resolveConfig({ env, argv: [], cwd, startsDatabase: false })).to.throw(TaskError, /5 configuration problems/);
+    const config = resolveSettings({ env, argv: ['migrate:create', '--name', 'x'], cwd, startsDatabase: false, connects: false });
+    expect(config.command.name).to.equal('x');
+    expect(() => resolveSettings({ env, argv: [], cwd, startsDatabase: false })).to.throw(TaskError, /5 configuration problems/);
   });
 
   it('reports a missing migrations folder before anything starts, when asked to', () => {
-    const check = (argv: string[]) => () => resolveConfig({ env: parts, argv, cwd, startsDatabase: true, checkMigrationsDir: true });
+    const check = (argv: string[]) => () => resolveSettings({ env: parts, argv, cwd, startsDatabase: true, migrates: true });
     expect(check(['--migrations-dir', 'nope'])).to.throw(
       TaskError,
       'migrations folder nope/ does not exist (set MIGRATIONS_DIR or --migrations-dir to the folder that holds them)\n' +

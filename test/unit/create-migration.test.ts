@@ -2,15 +2,8 @@ import { expect } from 'chai';
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createContext } from '../../tasks/gulp/context';
-import {
-  checkMigrationName,
-  createCreateMigrationTask,
-  MAX_NAME_LENGTH,
-  newestMigration,
-  nextPrefix,
-  parseMigrationFileName,
-  suggestName,
-} from '../../tasks/gulp/steps/create-migration';
+import { checkMigrationName, MAX_NAME_LENGTH, newestMigration, nextPrefix, parseMigrationFileName, suggestName } from '../../tasks/engine/create-migration';
+import { createCreateMigrationTask } from '../../tasks/gulp/steps/create-migration';
 import { createEnsureEnvTask } from '../../tasks/gulp/steps/ensure-env';
 import { TaskError } from '../../tasks/util/errors';
 import { renderMigrationTemplate } from '../../tasks/sources/migration-templates';

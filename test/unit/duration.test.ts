@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { resolveConfig } from '../../tasks/settings/config';
+import { resolveSettings } from '../../tasks/settings/settings';
 import { formatDuration, parseDuration } from '../../tasks/settings/duration';
 import { TaskError } from '../../tasks/util/errors';
 
@@ -33,14 +33,14 @@ describe('parseDuration', () => {
   });
 });
 
-describe('resolveConfig: lock flags', () => {
+describe('resolveSettings: lock flags', () => {
   let cwd: string;
   beforeEach(() => (cwd = mkdtempSync(path.join(os.tmpdir(), 'lock-config-'))));
   afterEach(() => rmSync(cwd, { recursive: true, force: true }));
   const env = { DATABASE_URL: 'postgresql://app:pw@db.example.com:6000/hub' };
-  const resolve = (argv: string[], extra: Record<string, string> = {}) => resolveConfig({ env: { ...env, ...extra }, argv, cwd, startsDatabase: false });
+  const resolve = (argv: string[], extra: Record<string, string> = {}) => resolveSettings({ env: { ...env, ...extra }, argv, cwd, startsDatabase: false });
   const pick = (argv: string[], extra: Record<string, string> = {}) => {
-    const { lockTimeoutMs, statementTimeoutMs, timeoutSources, lockMode } = resolve(argv, extra);
+    const { lockTimeoutMs, statementTimeoutMs, timeoutSources, lockMode } = resolve(argv, extra).run;
     return { lockTimeoutMs, statementTimeoutMs, timeoutSources, lockMode };
   };
 

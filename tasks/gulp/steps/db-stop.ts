@@ -1,11 +1,14 @@
 import type { TaskContext } from '../context';
-import { defineTask, type DescribedTask } from '../define-task';
+import { defineStep, type Step } from '../step';
 import { readKeptState, removeKeptState } from '../../settings/kept-state';
 import { PROVIDERS } from '../../providers/index';
 
-/** Stops the database a KEEP_DB=1 run (or db:start) left running, and forgets it. */
-export function createDbStopTask(ctx: TaskContext): DescribedTask {
-  return defineTask(ctx, { name: 'db:stop', description: 'Stop the database kept by KEEP_DB=1 or db:start' }, async () => {
+/**
+ * Stops the database a KEEP_DB=1 run (or db:start) left running, and forgets it.
+ * @example const stopDb = createDbStopTask(ctx);
+ */
+export function createDbStopTask(ctx: TaskContext): Step<never, never> {
+  return defineStep(ctx, { name: 'stopDb', description: 'Stop the database kept by KEEP_DB=1 or db:start' }, async () => {
     const state = await readKeptState(ctx.cwd);
     if (!state) {
       ctx.logger.info('No kept database to stop (none is recorded in .pg-migrate-tasks/)');

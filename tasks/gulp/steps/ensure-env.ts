@@ -1,56 +1,73 @@
 import path from 'node:path';
-import { resolveConfig } from '../../settings/config';
-import type { TaskContext } from '../context';
-import { defineTask, type DescribedTask } from '../define-task';
-import { checkEnvFile } from '../../settings/env-file';
-import { TaskError } from '../../util/errors';
-import { parseFlags, type FlagName } from '../../settings/flags';
-import { startPreflightLint } from '../../lint/preflight';
 import { assertMigrateAsPossible } from '../../engine/migration-role';
+import { startPreflightLint } from '../../lint/preflight';
+import { checkEnvFile } from '../../settings/env-file';
+import { parseFlags, type FlagName } from '../../settings/flags';
+import { resolveSettings } from '../../settings/settings';
+import { TaskError } from '../../util/errors';
 import { redactUrl } from '../../util/redact';
+import type { CommandPlan, ConfigurableStep } from '../compose';
+import type { TaskContext } from '../context';
+import { defineStep, requirementsOf, type Step, type StepRequirements } from '../step';
 
-export interface EnsureEnvOptions {
-  /**
-   * True when a later task starts its own database (migrate:local, db:start): missing DB_* variables then fall back
-   * to defaults. False (default) requires DATABASE_URL or all DB_* variables.
-   */
-  startsDatabase?: boolean;
-  /** True when a later task reads the migrations: a missing migrations folder is reported before a database is started. */
-  migrates?: boolean;
-  /**
-   * True when a later task applies or rolls back migrations (migrate, migrate:local, redo, verify): DB_MIGRATE_AS is
-   * checked up front, and when the task takes --no-lint, migrate's pre-flight lint starts now, to run while the
-   * database starts.
-   */
-  applies?: boolean;
-  /** False when no later task connects (migrate:create): no connection settings are required. Default true. */
-  connects?: boolean;
-  /** The flags the composed task takes (as in its `gulp --tasks` entry): any other of ours is rejected. Default: all. */
+export interface EnsureEnvOptions extends StepRequirements {
+  /** The flags the command takes (as in its `gulp --tasks` entry): any other of ours is rejected. Default: the command's, else all. */
   flags?: readonly FlagName[];
 }
 
+/** The ensureEnv step: gives the settings (and, when a later step migrates, the pre-flight lint started early). */
+export type EnsureEnvStep = Step<never, 'settings' | 'preflightLint'> & ConfigurableStep;
+
 /**
- * Loads `.env` (real environment variables win), resolves flags and the connection, and stores the validated
- * Config in the context. Every problem is reported at once.
+ * Loads `.env` (real environment variables win), resolves flags and the connection, and hands the validated settings
+ * on. Every problem is reported at once. Composed into a command, it learns what the later steps need (a database of
+ * their own, the migrations folder, …) and which flags the command takes; the options given here win over that.
+ * @example const ensureEnv = createEnsureEnvTask(ctx, { migrates: true });
  */
-export function createEnsureEnvTask(ctx: TaskContext, { startsDatabase = false, migrates = false, applies = false, connects = true, flags }: EnsureEnvOptions = {}): DescribedTask {
-  return defineTask(
+export function createEnsureEnvTask(ctx: TaskContext, options: EnsureEnvOptions = {}): EnsureEnvStep {
+  let plan: CommandPlan | undefined;
+  const step = defineStep(
     ctx,
-    { name: 'ensureEnv', description: 'Load .env and validate the connection settings and flags', flags: ['dotenv'] },
+    {
+      name: 'ensureEnv',
+      description: 'Load .env and validate the connection settings and flags',
+      flags: ['dotenv'],
+      gives: ['settings', 'preflightLint'],
+    },
     async () => {
       assertEnvFileReadable(ctx);
-      const config = resolveConfig({ env: ctx.env, argv: ctx.argv, cwd: ctx.cwd, startsDatabase, checkMigrationsDir: migrates, connects, allowedFlags: flags });
-      ctx.secrets.add(config.connection.password);
-      if (applies) assertMigrateAsPossible(config, startsDatabase);
-      ctx.config = config;
-      if (applies && config.lint && !config.dryRun && (flags ?? ['lint']).includes('lint')) ctx.preflightLint = startPreflightLint(config);
-      const source = config.envFile ? ` (loaded ${config.envFile})` : '';
-      ctx.logger.debug?.(`Connection from ${config.connectionSource}${source}: ${redactUrl(config.url)}`);
-      if (config.passwordGenerated && connects) {
+      const given = parseFlags(ctx.argv);
+      const fromLater = (plan?.later ?? []).map((later) => requirementsOf(later.step, given));
+      const any = (key: keyof StepRequirements) => options[key] ?? fromLater.some((requirements) => requirements[key] === true);
+      const startsDatabase = any('startsDatabase');
+      const applies = any('applies');
+      // Standalone, it connects unless told otherwise; composed, when a later step does (lint and create do not).
+      const connects = options.connects ?? (plan ? fromLater.some((requirements) => requirements.connects === true) : true);
+      const flags = options.flags ?? plan?.flags;
+      const settings = resolveSettings({
+        env: ctx.env,
+        argv: ctx.argv,
+        cwd: ctx.cwd,
+        startsDatabase,
+        migrates: any('migrates'),
+        connects,
+        allowedFlags: flags,
+        defaults: ctx.defaults,
+      });
+      ctx.secrets.add(settings.connection.password);
+      if (applies) assertMigrateAsPossible(settings.connection, startsDatabase);
+      ctx.handoff.settings = settings;
+      if (applies && settings.run.lint && !settings.run.dryRun && (flags ?? ['lint']).includes('lint')) {
+        ctx.handoff.preflightLint = startPreflightLint(settings.source);
+      }
+      const source = settings.envFile ? ` (loaded ${settings.envFile})` : '';
+      ctx.logger.debug?.(`Connection from ${settings.connection.source}${source}: ${redactUrl(settings.connection.url)}`);
+      if (settings.connection.passwordGenerated && connects) {
         ctx.logger.info('DB_PASSWORD is not set: generated a random one for the database this run starts');
       }
     },
   );
+  return Object.assign(step, { configure: (commandPlan: CommandPlan) => void (plan = commandPlan) });
 }
 
 /**

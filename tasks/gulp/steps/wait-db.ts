@@ -1,10 +1,11 @@
-import { parseDatabaseUrl } from '../../settings/config';
-import { requireConfig, type TaskContext } from '../context';
+import type { RawFlags } from '../../settings/flags';
+import { parseDatabaseUrl } from '../../settings/settings';
+import { need, type TaskContext } from '../context';
 import { classifyConnectionError } from '../../db/connection-errors';
-import { defineTask, type DescribedTask } from '../define-task';
 import { TaskError } from '../../util/errors';
 import { withClient } from '../../db/pg-client';
 import { readKeptStateSync } from '../../settings/kept-state';
+import { defineStep, type Step } from '../step';
 import { poll, type Clock } from '../../util/poll';
 import { redactUrl } from '../../util/redact';
 
@@ -14,32 +15,41 @@ const ANNOUNCE_AFTER_MS = 1_000;
 export interface WaitDbOptions {
   /** For tests: a clock that does not really wait. */
   clock?: Clock;
+  /** Wait only when this holds for the flags given (watch: with --apply). Default: always. */
+  when?: (flags: RawFlags) => boolean;
 }
 
 /**
  * Polls `SELECT 1` as the application role until it answers or DB_WAIT_TIMEOUT (--timeout) runs out; fails at once
  * on errors waiting cannot fix (wrong password, missing database, unknown host), saying what to do.
  */
-export function createWaitDbTask(ctx: TaskContext, { clock }: WaitDbOptions = {}): DescribedTask {
-  return defineTask(
+export function createWaitDbTask(ctx: TaskContext, { clock, when }: WaitDbOptions = {}): Step<'settings', never> {
+  return defineStep(
     ctx,
-    { name: 'waitDb', description: 'Wait until the database accepts the application role (DB_WAIT_TIMEOUT)', flags: ['timeout'] },
+    {
+      name: 'waitDb',
+      description: 'Wait until the database accepts the application role (DB_WAIT_TIMEOUT)',
+      flags: ['timeout'],
+      requires: { connects: true },
+      needs: ['settings'],
+      when,
+    },
     async () => {
-      const config = requireConfig(ctx);
-      const url = ctx.database?.url ?? config.url;
-      const target = parseDatabaseUrl(url, []) ?? config.connection;
+      const { connection, projectDir } = need(ctx, 'settings', 'waitDb');
+      const url = ctx.handoff.database?.url ?? connection.url;
+      const target = parseDatabaseUrl(url, []) ?? connection;
       const started = clock?.now() ?? performance.now();
-      const attemptTimeoutMs = Math.min(5_000, config.waitTimeoutMs);
+      const attemptTimeoutMs = Math.min(5_000, connection.waitTimeoutMs);
       let announced = false;
       const announce = (error: unknown, elapsedMs: number) => {
         if (announced || elapsedMs < ANNOUNCE_AFTER_MS) return;
         announced = true;
-        const seconds = config.waitTimeoutMs / 1000;
+        const seconds = connection.waitTimeoutMs / 1000;
         ctx.logger.info(`Waiting for the database (${classifyConnectionError(error, target).message} so far; giving up after ${seconds} s)`);
       };
       const result = await poll(
         () => withClient(url, (client) => client.query('SELECT 1'), attemptTimeoutMs),
-        { timeoutMs: config.waitTimeoutMs, clock, onRetry: announce },
+        { timeoutMs: connection.waitTimeoutMs, clock, onRetry: announce },
         (error) => !classifyConnectionError(error, target).transient,
       );
       if (result.ok) {
@@ -49,9 +59,9 @@ export function createWaitDbTask(ctx: TaskContext, { clock }: WaitDbOptions = {}
       }
       const failure = classifyConnectionError(result.lastError, target);
       const message = failure.transient
-        ? `gave up waiting for the database after ${config.waitTimeoutMs / 1000} s: ${failure.message}`
+        ? `gave up waiting for the database after ${connection.waitTimeoutMs / 1000} s: ${failure.message}`
         : failure.message;
-      throw new TaskError(message, { hint: failure.hint + keptDatabaseNote(config.projectDir, url), cause: result.lastError });
+      throw new TaskError(message, { hint: failure.hint + keptDatabaseNote(projectDir, url), cause: result.lastError });
     },
   );
 }

@@ -1,0 +1,45 @@
+import { countFindings, formatJson, formatText } from '../lint/format';
+import { loadLinter } from '../lint/load';
+import type { FileLintResult } from '../lint/types';
+import type { LintFormat, SourceSettings } from '../settings/settings';
+import { TaskError } from '../util/errors';
+import type { Logger } from '../util/logger';
+
+/** The hint of a failed `gulp lint`: how to fix, suppress or configure a finding. */
+export const LINT_FAILURE_HINT =
+  'fix them; where a finding is intended, suppress it with a `-- lint-ignore rule-id` comment in the migration ' +
+  '(`// lint-ignore rule-id` in .ts/.js), or set the rule\'s severity in .pgmt-lint.json: { "rules": { "rule-id": "warning" } }';
+
+export interface LintProjectOptions {
+  source: SourceSettings;
+  /** text: the findings grouped by file, one log line each; json: one document through `write`. */
+  format: LintFormat;
+  logger: Logger;
+  /** Where the json document goes (stdout, untouched by gulp's log prefix). */
+  write: (text: string) => void;
+  /** ANSI colours in the text report. */
+  color: boolean;
+}
+
+/**
+ * `gulp lint`: lints every migration in the folder without a database, prints the findings (or the JSON document),
+ * and throws a TaskError when an error-level finding exists. Returns the results.
+ * @example await lintProject({ source: settings.source, format: 'text', logger: console, write: console.log, color: false })
+ */
+export async function lintProject({ source, format, logger, write, color }: LintProjectOptions): Promise<FileLintResult[]> {
+  const { lintMigrationsFolder } = loadLinter();
+  const results = await lintMigrationsFolder({ migrationsDir: source.migrationsDir, projectDir: source.projectDir, ignorePattern: source.ignorePattern });
+  if (format === 'json') {
+    write(formatJson(results, { projectDir: source.projectDir }));
+  } else {
+    // One log line each; gulp drops empty lines, so the blank line between files is left out.
+    for (const line of formatText(results, { projectDir: source.projectDir, color }).split('\n')) if (line) logger.info(line);
+  }
+
+  const errorsOnly = results.map(({ file, diagnostics }) => ({ file, diagnostics: diagnostics.filter(({ severity }) => severity === 'error') }));
+  const { errors, filesWithProblems } = countFindings(errorsOnly);
+  if (errors === 0) return results;
+  const noun = (count: number, word: string) => `${count} ${word}${count === 1 ? '' : 's'}`;
+  // "file", not "migration": a broken .pgmt-lint.json is reported as a file of its own.
+  throw new TaskError(`lint found ${noun(errors, 'error')} in ${noun(filesWithProblems, 'file')}`, { hint: LINT_FAILURE_HINT });
+}
