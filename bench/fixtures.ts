@@ -51,8 +51,10 @@ export function schemaSqlMigration(index: number): string {
   const up = tables.map((table, k) => {
     const parent = k === 0 ? (index > 0 ? tablesOf(index - 1)[0] : undefined) : tables[0];
     const reference = parent ? `, ${parent}_id integer REFERENCES ${parent} ON DELETE CASCADE` : '';
-    return `CREATE TABLE ${table} (id serial PRIMARY KEY, name text NOT NULL${reference}, created_at timestamptz NOT NULL DEFAULT now());\n` +
-      `CREATE INDEX ${table}_idx ON ${table} (${parent ? `${parent}_id` : 'name'});`;
+    return (
+      `CREATE TABLE ${table} (id serial PRIMARY KEY, name text NOT NULL${reference}, created_at timestamptz NOT NULL DEFAULT now());\n` +
+      `CREATE INDEX ${table}_idx ON ${table} (${parent ? `${parent}_id` : 'name'});`
+    );
   });
   const down = [...tables].reverse().map((table) => `DROP TABLE ${table};`);
   return ['-- Up Migration', ...up, '', '-- Down Migration', ...down, ''].join('\n');

@@ -73,9 +73,15 @@ function parseOptions(argv: string[]): Options {
   if (!Number.isInteger(pairs) || pairs < 1) throw new UsageError(`Expected \`--pairs\` to be a positive integer, got ${values.pairs}`);
   let cases = [...CASES];
   if (values.case !== undefined) {
-    const wanted = values.case.split(',').map((entry) => entry.trim()).filter(Boolean);
+    const wanted = values.case
+      .split(',')
+      .map((entry) => entry.trim())
+      .filter(Boolean);
     const unknown = wanted.filter((entry) => !CASES.some((benchCase) => benchCase.id === entry || String(benchCase.number) === entry));
-    if (unknown.length > 0) throw new UsageError(`Unknown case ${unknown.join(', ')}: expected one of ${CASES.map((benchCase) => `${benchCase.number} (${benchCase.id})`).join(', ')}`);
+    if (unknown.length > 0)
+      throw new UsageError(
+        `Unknown case ${unknown.join(', ')}: expected one of ${CASES.map((benchCase) => `${benchCase.number} (${benchCase.id})`).join(', ')}`,
+      );
     cases = CASES.filter((benchCase) => wanted.includes(benchCase.id) || wanted.includes(String(benchCase.number)));
   }
   const profile = values.profile === undefined ? undefined : path.resolve(values.profile);
@@ -107,7 +113,7 @@ async function main(): Promise<void> {
       } catch (error) {
         if (workspace.closing()) break;
         const status = error instanceof NotAvailable ? 'not available' : 'failed';
-        const reason = error instanceof NotAvailable ? error.message : (error instanceof Error ? (error.stack ?? error.message) : String(error));
+        const reason = error instanceof NotAvailable ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error);
         log(`  ${status}: ${reason}`);
         outcomes.push({ status, benchCase, reason: error instanceof NotAvailable ? reason : messageOf(error), durationMs: performance.now() - caseStarted });
       }

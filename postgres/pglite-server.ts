@@ -52,7 +52,10 @@ async function main(): Promise<void> {
   process.stdin.on('end', shutdown).on('close', shutdown).on('error', shutdown).resume();
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, shutdown);
 
-  const names = values.extensions.split(',').map((name) => name.trim()).filter(Boolean);
+  const names = values.extensions
+    .split(',')
+    .map((name) => name.trim())
+    .filter(Boolean);
   const { PGlite } = await import('@electric-sql/pglite');
   const { PGLiteSocketServer } = await import('@electric-sql/pglite-socket');
   const db = await PGlite.create({ extensions: await loadExtensions(names) });

@@ -17,14 +17,26 @@ export const gulpTasksCase: BenchCase = {
     const gulpfileJs = path.join(await compiled, 'gulpfile.js');
     // Both must list the same tasks and flags (the order may differ with the loader), so the baseline is the same
     // gulpfile and not a broken one that exits early.
-    const listing = (output: string) => output.split('\n').filter((line) => !/Using gulpfile|Tasks for/.test(line)).map((line) => line.replace(/^\[[\d:]+\] /, '').replace(/[│├└─┬]/g, '').trim()).filter(Boolean).sort();
+    const listing = (output: string) =>
+      output
+        .split('\n')
+        .filter((line) => !/Using gulpfile|Tasks for/.test(line))
+        .map((line) =>
+          line
+            .replace(/^\[[\d:]+\] /, '')
+            .replace(/[│├└─┬]/g, '')
+            .trim(),
+        )
+        .filter(Boolean)
+        .sort();
     let expected: string[] | undefined;
     const check = (output: string, what: string) => {
       const lines = listing(output);
       expected ??= lines;
       const missing = expected.filter((line) => !lines.includes(line));
       const extra = lines.filter((line) => !expected!.includes(line));
-      if (missing.length > 0 || extra.length > 0) throw new Error(`${what} listed other tasks than gulpfile.ts: missing ${JSON.stringify(missing)}, extra ${JSON.stringify(extra)}`);
+      if (missing.length > 0 || extra.length > 0)
+        throw new Error(`${what} listed other tasks than gulpfile.ts: missing ${JSON.stringify(missing)}, extra ${JSON.stringify(extra)}`);
     };
     return measurePairs(
       bench,

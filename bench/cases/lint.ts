@@ -46,8 +46,12 @@ export const lintCase: BenchCase = {
     );
     measurement.notes = { 'candidate first run after writing the files (warm-up: jiti cache cold)': measurement.candidate.warmUp[0]! };
     if (lintTask.length > 0) measurement.notes["candidate series alone (gulp's \"Finished 'lint'\"), median"] = median(lintTask);
-    measurement.notes[`candidate without type checking (.pgmt-lint.json { "typeCheck": false }), median of ${SYNTAX_ONLY_RUNS}`] = await syntaxOnly(bench, project);
-    measurement.notes[`candidate with the lint cache emptied before each run (every file linted; jiti's cache warm), median of ${UNCACHED_RUNS}`] = await uncached(bench, project);
+    measurement.notes[`candidate without type checking (.pgmt-lint.json { "typeCheck": false }), median of ${SYNTAX_ONLY_RUNS}`] = await syntaxOnly(
+      bench,
+      project,
+    );
+    measurement.notes[`candidate with the lint cache emptied before each run (every file linted; jiti's cache warm), median of ${UNCACHED_RUNS}`] =
+      await uncached(bench, project);
     return measurement;
   },
 };
@@ -77,7 +81,8 @@ async function uncached(bench: BenchRun, project: string): Promise<number> {
   const cacheDir = defaultLintCacheDir(project);
   const times: number[] = [];
   for (let run = 0; run < UNCACHED_RUNS; run += 1) {
-    if (cacheDir) for (const file of lintCacheFiles({ dir: cacheDir, projectDir: project, migrationsDir: path.join(project, 'migrations') })) rmSync(file, { force: true });
+    if (cacheDir)
+      for (const file of lintCacheFiles({ dir: cacheDir, projectDir: project, migrationsDir: path.join(project, 'migrations') })) rmSync(file, { force: true });
     times.push(expectRun(await runGulp(['lint'], { cwd: project }), '`gulp lint` (lint cache emptied)', { output: [/Finished 'lint' after/] }).ms);
   }
   bench.log(`with the lint cache emptied: median ${Math.round(median(times))} ms`);

@@ -66,7 +66,8 @@ export const migrate1000Case: BenchCase = {
       },
     );
     measurement.notes = {};
-    if (seriesTimes.length > 0) measurement.notes["candidate series alone (gulp's \"Finished 'migrate'\": ensureEnv, waitDb, lint pre-flight, runner)"] = median(seriesTimes);
+    if (seriesTimes.length > 0)
+      measurement.notes["candidate series alone (gulp's \"Finished 'migrate'\": ensureEnv, waitDb, lint pre-flight, runner)"] = median(seriesTimes);
     if (runnerTimes.length > 0) measurement.notes['candidate runner alone ("Applied … in")'] = median(runnerTimes);
     return measurement;
   },

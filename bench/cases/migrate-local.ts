@@ -20,7 +20,7 @@ const PHASES: [string, RegExp][] = [
   ['migrate task (lint pre-flight + runner)', /Finished 'migrate' after ([\d.]+ m?s)/],
   ['runner alone ("Applied … in")', /Applied \d+ migrations in (\d+ ms)/],
   ['stop + remove', /removed its files in (\d+ ms)/],
-  ['whole series (gulp\'s "Finished \'migrate:local\'")', /Finished 'migrate:local' after ([\d.]+ m?s)/],
+  ["whole series (gulp's \"Finished 'migrate:local'\")", /Finished 'migrate:local' after ([\d.]+ m?s)/],
 ];
 
 export const migrateLocalCase: BenchCase = {

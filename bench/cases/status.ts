@@ -46,7 +46,10 @@ export const statusCase: BenchCase = {
       {
         label: `\`psql -X -A -t -c "${LEDGER_QUERY}"\` (psql ${pg.psql.version})`,
         async run() {
-          const result = expectRun(await runProcess(pg.psql!.path, ['-X', '-A', '-t', '-c', LEDGER_QUERY, url], { cwd: project, env: cleanEnv() }), 'psql ledger read');
+          const result = expectRun(
+            await runProcess(pg.psql!.path, ['-X', '-A', '-t', '-c', LEDGER_QUERY, url], { cwd: project, env: cleanEnv() }),
+            'psql ledger read',
+          );
           const rows = result.output.split('\n').filter(Boolean).length;
           if (rows !== MIGRATIONS) throw new Error(`psql read ${rows} ledger rows, expected ${MIGRATIONS}`);
           return result.ms;
@@ -62,7 +65,15 @@ export const statusCase: BenchCase = {
 async function fillLedger(url: string, names: string[]): Promise<void> {
   await withClient(url, async (client) => {
     await client.query('CREATE TABLE "public"."pgmigrations" (id SERIAL PRIMARY KEY, name varchar(255) NOT NULL, run_on timestamp NOT NULL)');
-    await client.query('INSERT INTO pgmigrations (name, run_on) SELECT name, now() - (count(*) OVER () - ordinality) * interval \'1 second\' FROM unnest($1::text[]) WITH ORDINALITY AS t(name, ordinality) ORDER BY ordinality', [names]);
-    await upsertChecksums(client, { schema: 'public', table: 'pgmigrations' }, names, names.map(() => hashMigrationContent(STATUS_MIGRATION_CONTENT)));
+    await client.query(
+      "INSERT INTO pgmigrations (name, run_on) SELECT name, now() - (count(*) OVER () - ordinality) * interval '1 second' FROM unnest($1::text[]) WITH ORDINALITY AS t(name, ordinality) ORDER BY ordinality",
+      [names],
+    );
+    await upsertChecksums(
+      client,
+      { schema: 'public', table: 'pgmigrations' },
+      names,
+      names.map(() => hashMigrationContent(STATUS_MIGRATION_CONTENT)),
+    );
   });
 }

@@ -71,7 +71,8 @@ export const watchCase: BenchCase = {
       return new Promise<string>((resolve, reject) => {
         if (ended) return reject(new Error(ended));
         waiting = { pattern, resolve, reject };
-        const why = () => `\`gulp watch\` printed no line matching ${pattern} within ${LINE_LIMIT_MS} ms\n  its output ends:\n    ${tail(gulp.output(), 12).join('\n    ')}`;
+        const why = () =>
+          `\`gulp watch\` printed no line matching ${pattern} within ${LINE_LIMIT_MS} ms\n  its output ends:\n    ${tail(gulp.output(), 12).join('\n    ')}`;
         timer = setTimeout(() => reject(new Error(why())), LINE_LIMIT_MS);
       }).finally(() => {
         clearTimeout(timer);
@@ -111,11 +112,15 @@ export const watchCase: BenchCase = {
       if (unexpected.length > 0) throw new Error(`${unexpected.length} saves were not reported as expected, e.g. ${unexpected[0]}`);
       bench.log(`${saves} saves, median ${Math.round(median(samples))} ms`);
       return {
-        candidate: { label: `\`gulp watch\` in a project with the starter migrations: ${saves} saves of one new migration (clean and broken alternately) after ${WARM_UP_SAVES} warm-up saves`, warmUp, samples },
+        candidate: {
+          label: `\`gulp watch\` in a project with the starter migrations: ${saves} saves of one new migration (clean and broken alternately) after ${WARM_UP_SAVES} warm-up saves`,
+          warmUp,
+          samples,
+        },
         notes: {
           'watcher start-up (gulp start to "Watching …")': readyMs,
           'p90 of the saves': percentile(samples, 90),
-          ...(lintShares.length > 0 ? { "linter's own share (the printed \"(N ms)\"), median": median(lintShares) } : {}),
+          ...(lintShares.length > 0 ? { 'linter\'s own share (the printed "(N ms)"), median': median(lintShares) } : {}),
         },
       };
     } finally {

@@ -98,7 +98,9 @@ export async function measurePairs(bench: BenchRun, candidate: Side, baseline: S
     ];
     if (pair % 2 === 1) order.reverse();
     for (const [side, timings] of order) await timeOf(side, timings, 'samples');
-    bench.log(`pair ${pair + 1}/${bench.pairs}: candidate ${formatMs(result.candidate.samples.at(-1)!)}, baseline ${formatMs(result.baseline!.samples.at(-1)!)}`);
+    bench.log(
+      `pair ${pair + 1}/${bench.pairs}: candidate ${formatMs(result.candidate.samples.at(-1)!)}, baseline ${formatMs(result.baseline!.samples.at(-1)!)}`,
+    );
   }
   return result;
 }

@@ -101,18 +101,27 @@ export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
 }
 
 /** `node node_modules/gulp/bin/gulp.js --gulpfile <gulpfile> --cwd <cwd> ...args`, as the tests run gulp. */
-export function gulpCommand(args: readonly string[], { gulpfile = path.join(REPO_ROOT, 'gulpfile.ts'), cwd }: { gulpfile?: string; cwd: string }): [string, string[]] {
+export function gulpCommand(
+  args: readonly string[],
+  { gulpfile = path.join(REPO_ROOT, 'gulpfile.ts'), cwd }: { gulpfile?: string; cwd: string },
+): [string, string[]] {
   return [process.execPath, [GULP_CLI, '--gulpfile', gulpfile, '--cwd', cwd, ...args]];
 }
 
-export function startGulp(args: readonly string[], { gulpfile, cwd, env = {}, timeoutMs }: { gulpfile?: string; cwd: string; env?: Record<string, string>; timeoutMs?: number }): RunningProcess {
+export function startGulp(
+  args: readonly string[],
+  { gulpfile, cwd, env = {}, timeoutMs }: { gulpfile?: string; cwd: string; env?: Record<string, string>; timeoutMs?: number },
+): RunningProcess {
   const [command, fullArgs] = gulpCommand(args, { gulpfile, cwd });
   // (Node refuses --cpu-prof in NODE_OPTIONS.)
   if (profiling.dir && profiling.active) fullArgs.unshift('--cpu-prof', `--cpu-prof-dir=${profiling.dir}`);
   return startProcess(command, fullArgs, { cwd, env: cleanEnv(env), timeoutMs });
 }
 
-export function runGulp(args: readonly string[], options: { gulpfile?: string; cwd: string; env?: Record<string, string>; timeoutMs?: number }): Promise<ProcessResult> {
+export function runGulp(
+  args: readonly string[],
+  options: { gulpfile?: string; cwd: string; env?: Record<string, string>; timeoutMs?: number },
+): Promise<ProcessResult> {
   return startGulp(args, options).done;
 }
 
@@ -125,7 +134,12 @@ export function expectRun(result: ProcessResult, what: string, { code = 0, outpu
   if (result.code === code && missing.length === 0) return result;
   const ended = result.code === null ? `signal ${result.signal}` : `exit code ${result.code}`;
   // The error gulp (or the command) printed, for the table: "Error: timeout expired".
-  const error = result.output.split('\n').reverse().find((line) => /\b\w*Error: /.test(line))?.replace(/^.*?\b(\w*Error: )/, '$1').trim();
+  const error = result.output
+    .split('\n')
+    .reverse()
+    .find((line) => /\b\w*Error: /.test(line))
+    ?.replace(/^.*?\b(\w*Error: )/, '$1')
+    .trim();
   const why = result.code !== code ? `${ended} (expected ${code})${error ? `, ${error}` : ''}` : `no line matching ${missing.join(', ')}`;
   throw new Error(`${what}: ${why}\n  its output ends:\n    ${tail(result.output, 12).join('\n    ')}`);
 }
@@ -141,7 +155,9 @@ export function tail(text: string, lines: number): string[] {
 export async function stopRunningProcesses({ signal = 'SIGINT', graceMs = 10_000 }: { signal?: NodeJS.Signals; graceMs?: number } = {}): Promise<void> {
   const children = [...running];
   if (children.length === 0) return;
-  const exited = children.map((child) => new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('close', () => resolve()))));
+  const exited = children.map(
+    (child) => new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('close', () => resolve()))),
+  );
   for (const child of children) child.kill(signal);
   const timer = setTimeout(() => {
     for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');

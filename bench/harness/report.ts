@@ -63,7 +63,18 @@ export function caseResult(outcome: CaseOutcome): CaseResult {
   const goal = { kind: benchCase.goal.kind, max: benchCase.goal.max, unit: benchCase.goal.kind === 'ms' ? ('ms' as const) : ('ratio' as const) };
   const base = { id: benchCase.id, number: benchCase.number, title: benchCase.title, status: outcome.status };
   if (outcome.status !== 'measured') {
-    return { ...base, reason: outcome.reason, goal, candidate: null, baseline: null, ratio: null, value: null, met: null, notes: {}, durationMs: Math.round(outcome.durationMs) };
+    return {
+      ...base,
+      reason: outcome.reason,
+      goal,
+      candidate: null,
+      baseline: null,
+      ratio: null,
+      value: null,
+      met: null,
+      notes: {},
+      durationMs: Math.round(outcome.durationMs),
+    };
   }
   const { candidate, baseline, notes = {} } = outcome.measurement;
   let ratio: CaseResult['ratio'] = null;
@@ -107,14 +118,18 @@ export function formatReport(document: ResultsDocument): string {
     }
     const ratio = result.ratio ? result.ratio.median.toFixed(2) : '—';
     const ok = result.met ? '✓' : '✗';
-    rows.push(`| ${result.number} | ${result.title} | ${formatSide(result.candidate)} | ${formatSide(result.baseline)} | ${ratio} | ${formatGoal(result.goal)} | ${ok} |`);
+    rows.push(
+      `| ${result.number} | ${result.title} | ${formatSide(result.candidate)} | ${formatSide(result.baseline)} | ${ratio} | ${formatGoal(result.goal)} | ${ok} |`,
+    );
     const sides = [`candidate: ${result.candidate!.label}`];
     if (result.baseline) sides.push(`baseline: ${result.baseline.label}`);
     legend.push(`${result.number}. ${sides.join('; ')}.`);
     const notes = Object.entries(result.notes).map(([key, value]) => `${key} ${typeof value === 'number' ? formatMs(value) : value}`);
     if (notes.length > 0) legend.push(`   ${notes.join('; ')}.`);
   }
-  const failures = document.cases.filter((result) => result.status === 'failed').map((result) => `Case ${result.number} (${result.id}) failed: ${result.reason}`);
+  const failures = document.cases
+    .filter((result) => result.status === 'failed')
+    .map((result) => `Case ${result.number} (${result.id}) failed: ${result.reason}`);
   return [
     ...rows,
     '',

@@ -67,9 +67,7 @@ export async function recordChecksumsWith(client: Client, ledger: LedgerSettings
 /** Creates the checksum table if needed and records `hashes[i]` for `names[i]`, now. Used by runs and by --accept. */
 export async function upsertChecksums(client: Client, ledger: LedgerSettings, names: readonly string[], hashes: readonly string[]): Promise<void> {
   const table = checksumTableName(client, ledger);
-  await client.query(
-    `CREATE TABLE IF NOT EXISTS ${table} (name text PRIMARY KEY, sha256 text NOT NULL, recorded_at timestamptz NOT NULL DEFAULT now())`,
-  );
+  await client.query(`CREATE TABLE IF NOT EXISTS ${table} (name text PRIMARY KEY, sha256 text NOT NULL, recorded_at timestamptz NOT NULL DEFAULT now())`);
   await client.query(
     `INSERT INTO ${table} (name, sha256)
      SELECT * FROM unnest($1::text[], $2::text[])

@@ -16,41 +16,61 @@ export function classifyConnectionError(error: unknown, target: Pick<ConnectionP
   switch (code) {
     case 'ECONNREFUSED':
       return {
-        kind: 'refused', transient: true,
+        kind: 'refused',
+        transient: true,
         message: `connection refused at ${where}`,
         hint: 'is the server up and listening there? Start one with `gulp db:start` (or `docker compose up -d postgres`), or check DB_HOST/DB_PORT',
       };
     case '28P01':
       return {
-        kind: 'auth', transient: false,
+        kind: 'auth',
+        transient: false,
         message: `password authentication failed for user "${target.user}" at ${where}`,
         hint: 'check DB_PASSWORD (or the password in DATABASE_URL), or recreate the local database: `gulp db:stop`, then `gulp db:start`',
       };
     case '3D000':
       return {
-        kind: 'no-database', transient: false,
+        kind: 'no-database',
+        transient: false,
         message: `database "${target.database}" does not exist at ${where}`,
         hint: `create it (createdb ${target.database}) or check DB_NAME / the database in DATABASE_URL`,
       };
     case '28000':
       return {
-        kind: 'no-role', transient: false,
+        kind: 'no-role',
+        transient: false,
         message: `the server at ${where} rejected role "${target.user}": ${message}`,
         hint: 'check DB_USER, or recreate the local database so its init scripts create the role: `gulp db:stop`, then `gulp db:start`',
       };
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
       return {
-        kind: 'unknown-host', transient: code === 'EAI_AGAIN',
+        kind: 'unknown-host',
+        transient: code === 'EAI_AGAIN',
         message: `unknown host "${target.host}"`,
         hint: 'check DB_HOST (or the host in DATABASE_URL); for a local database use 127.0.0.1',
       };
     case '57P03':
-      return { kind: 'starting', transient: true, message: `the server at ${where} is still starting up`, hint: 'wait a little longer: raise DB_WAIT_TIMEOUT or pass --timeout' };
+      return {
+        kind: 'starting',
+        transient: true,
+        message: `the server at ${where} is still starting up`,
+        hint: 'wait a little longer: raise DB_WAIT_TIMEOUT or pass --timeout',
+      };
     default:
       if (/timeout/i.test(message) || code === 'ETIMEDOUT') {
-        return { kind: 'timeout', transient: true, message: `no answer from ${where} (connection timed out)`, hint: 'check that the host is reachable and the port is right, or raise --timeout' };
+        return {
+          kind: 'timeout',
+          transient: true,
+          message: `no answer from ${where} (connection timed out)`,
+          hint: 'check that the host is reachable and the port is right, or raise --timeout',
+        };
       }
-      return { kind: 'other', transient: true, message: `could not connect to ${where}: ${message}`, hint: 'check the connection settings, or run with --timeout to wait longer' };
+      return {
+        kind: 'other',
+        transient: true,
+        message: `could not connect to ${where}: ${message}`,
+        hint: 'check the connection settings, or run with --timeout to wait longer',
+      };
   }
 }

@@ -63,5 +63,8 @@ async function listScripts(scriptsDir: string): Promise<string[]> {
     dir = BUNDLED_INIT_SCRIPTS_DIR;
     names = await readdir(dir);
   }
-  return names.filter((name) => name.endsWith('.sql')).sort().map((name) => path.join(dir, name));
+  return names
+    .filter((name) => name.endsWith('.sql'))
+    .sort()
+    .map((name) => path.join(dir, name));
 }

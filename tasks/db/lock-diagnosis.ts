@@ -108,6 +108,9 @@ function formatAge(ms: number): string {
 
 /** A statement on one line, cut to a readable length, with any `PASSWORD '…'` literal masked. */
 function shorten(query: string): string {
-  const line = query.replace(/\s+/g, ' ').trim().replace(/(PASSWORD\s+)'(?:[^']|'')*'/gi, "$1'****'");
+  const line = query
+    .replace(/\s+/g, ' ')
+    .trim()
+    .replace(/(PASSWORD\s+)'(?:[^']|'')*'/gi, "$1'****'");
   return line.length > QUERY_SHOWN ? `${line.slice(0, QUERY_SHOWN - 1)}…` : line;
 }

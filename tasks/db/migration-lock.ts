@@ -43,7 +43,9 @@ export async function acquireMigrationLock(client: Client, { lockId, mode, waitT
   );
   const started = performance.now();
   // Only this statement waits this long: the run's own lock_timeout / statement_timeout are set after it.
-  await client.query("SELECT set_config('lock_timeout', $1, false), set_config('statement_timeout', '0', false)", [`${Math.min(waitTimeoutMs, MAX_TIMEOUT_MS)}ms`]);
+  await client.query("SELECT set_config('lock_timeout', $1, false), set_config('statement_timeout', '0', false)", [
+    `${Math.min(waitTimeoutMs, MAX_TIMEOUT_MS)}ms`,
+  ]);
   try {
     await client.query('SELECT pg_advisory_lock($1::bigint)', [lockId]);
   } catch (error) {

@@ -289,6 +289,7 @@ export function takeSnapshot(url: string, options: SnapshotOptions = {}): Promis
 /** {@link takeSnapshot} on an open client (not inside a transaction of the caller's). */
 export async function readSnapshot(client: Client, { ignoreTables = [] }: SnapshotOptions = {}): Promise<SchemaSnapshot> {
   const params = [ignoreTables];
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- catalog rows of many shapes, each read by its own query
   type Row = Record<string, any>;
   const rows = async (sql: string, withParams = false): Promise<Row[]> => (await client.query(sql, withParams ? params : [])).rows as Row[];
   await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
@@ -401,4 +402,3 @@ function keyed<R, T>(rows: R[], entry: (row: R) => [string, T]): Record<string, 
   for (const [key, value] of pairs) result[key] = value;
   return result;
 }
-

@@ -69,7 +69,10 @@ export async function createMigration({ source, name: rawName, lang = 'ts', logg
     await writeFile(file, renderMigrationTemplate(lang, name), { flag: 'wx' });
   } catch (error) {
     throw new TaskError(`could not create ${shown(file)}: ${(error as Error).message}`, {
-      hint: (error as NodeJS.ErrnoException).code === 'EEXIST' ? 'another migration was created at the same moment: run the command again' : `check that ${shown(dir)}/ is writable`,
+      hint:
+        (error as NodeJS.ErrnoException).code === 'EEXIST'
+          ? 'another migration was created at the same moment: run the command again'
+          : `check that ${shown(dir)}/ is writable`,
       cause: error,
     });
   }
@@ -161,7 +164,9 @@ export function nextPrefix(newest: MigrationFileName | undefined, nowMs: number)
   if (prefix.length !== PREFIX_DIGITS) {
     const after = newest ? `after ${newest.file} (prefix ${newest.prefix})` : `from the clock (${nowMs})`;
     throw new TaskError(`cannot choose a ${PREFIX_DIGITS}-digit millisecond timestamp prefix ${after}`, {
-      hint: newest ? `if ${newest.file} is not applied anywhere yet, rename it with a ${PREFIX_DIGITS}-digit prefix; otherwise create the file by hand` : 'check the system clock',
+      hint: newest
+        ? `if ${newest.file} is not applied anywhere yet, rename it with a ${PREFIX_DIGITS}-digit prefix; otherwise create the file by hand`
+        : 'check the system clock',
     });
   }
   return prefix;

@@ -7,7 +7,6 @@ import { explainMigrationFailure } from './migration-errors';
 import { loadMigrationFiles, renderMigration, type LoadedMigration, type RenderedMigration } from '../sources/render-sql';
 import { assertRollbacksExist } from '../sources/sql-rollbacks';
 
-
 export interface DryRunOptions {
   settings: MigrationSettings;
   /** Application-role URL of the database whose ledger says what is applied. Only read, never written. */
@@ -47,10 +46,19 @@ export async function planDryRun({ settings, url, direction, count, logger }: Dr
   const loaded = await loadMigrationFiles(load);
   const toRun = migrationsToRun(applied.names ?? [], loaded, direction, count, settings);
   // The same refusal as the real run, before anything is rendered: a .sql migration without any rollback.
-  if (direction === 'down') assertRollbacksExist(toRun, path.relative(settings.source.projectDir, settings.source.migrationsDir) || settings.source.migrationsDir);
+  if (direction === 'down')
+    assertRollbacksExist(toRun, path.relative(settings.source.projectDir, settings.source.migrationsDir) || settings.source.migrationsDir);
   const migrations: RenderedMigration[] = [];
   for (const migration of toRun) {
-    migrations.push(await renderMigration(migration, { direction, migrationsTable: settings.ledger.table, migrationsSchema: settings.ledger.schema, projectDir: settings.source.projectDir, logger }));
+    migrations.push(
+      await renderMigration(migration, {
+        direction,
+        migrationsTable: settings.ledger.table,
+        migrationsSchema: settings.ledger.schema,
+        projectDir: settings.source.projectDir,
+        logger,
+      }),
+    );
   }
   return { direction, migrations, ledgerExists: applied.names !== undefined, ledgerTable };
 }
@@ -68,7 +76,10 @@ export interface FormatDryRunOptions {
  * around the run, which a `pgm.noTransaction()` migration breaks (COMMIT before it, BEGIN after it); otherwise
  * BEGIN/COMMIT around each migration that uses a transaction. Ends with the summary line.
  */
-export function formatDryRun({ direction, migrations, ledgerExists, ledgerTable }: DryRunPlan, { singleTransaction, projectDir }: FormatDryRunOptions): string[] {
+export function formatDryRun(
+  { direction, migrations, ledgerExists, ledgerTable }: DryRunPlan,
+  { singleTransaction, projectDir }: FormatDryRunOptions,
+): string[] {
   const lines: string[] = [];
   if (!ledgerExists) {
     lines.push(`-- the ledger table ${ledgerTable} does not exist yet: node-pg-migrate creates it before the run`);
@@ -80,7 +91,11 @@ export function formatDryRun({ direction, migrations, ledgerExists, ledgerTable 
     const notes = [path.relative(projectDir, migration.path) || migration.path];
     if (migration.reversed) notes.push('no down: node-pg-migrate reverses its up');
     if (!migration.usesTransaction) {
-      notes.push(singleTransaction ? 'pgm.noTransaction(): breaks out of the transaction, a failure after it cannot undo it' : 'pgm.noTransaction(): not wrapped in a transaction');
+      notes.push(
+        singleTransaction
+          ? 'pgm.noTransaction(): breaks out of the transaction, a failure after it cannot undo it'
+          : 'pgm.noTransaction(): not wrapped in a transaction',
+      );
     }
     lines.push(`-- ${arrow} ${migration.name} (${notes.join('; ')})`);
     const framed = migration.usesTransaction === singleTransaction ? [] : migration.usesTransaction ? ['BEGIN;', 'COMMIT;'] : ['COMMIT;', 'BEGIN;'];
@@ -96,7 +111,9 @@ export function formatDryRun({ direction, migrations, ledgerExists, ledgerTable 
 /** The closing line of a dry run. */
 export function dryRunSummary(direction: Direction, count: number): string {
   if (count === 0) {
-    return direction === 'up' ? 'Dry run: no pending migrations; nothing was changed' : 'Dry run: no migration is applied, nothing to roll back; nothing was changed';
+    return direction === 'up'
+      ? 'Dry run: no pending migrations; nothing was changed'
+      : 'Dry run: no migration is applied, nothing to roll back; nothing was changed';
   }
   return `Dry run: ${count} ${count === 1 ? 'migration' : 'migrations'} would be ${direction === 'up' ? 'applied' : 'rolled back'}; nothing was changed`;
 }

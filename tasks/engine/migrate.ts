@@ -41,7 +41,15 @@ export interface MigrateResult {
  * per migration and a closing summary. With --dry-run it prints the SQL instead and changes nothing.
  * @example await migrate({ settings, url: settings.connection.url, logger: console });
  */
-export async function migrate({ settings, url, direction: defaultDirection, count: defaultCount, logger, cleanups, preflightLint }: MigrateOptions): Promise<MigrateResult> {
+export async function migrate({
+  settings,
+  url,
+  direction: defaultDirection,
+  count: defaultCount,
+  logger,
+  cleanups,
+  preflightLint,
+}: MigrateOptions): Promise<MigrateResult> {
   const { source, run } = settings;
   const direction = run.direction ?? defaultDirection ?? 'up';
   const count = run.count ?? defaultCount ?? (direction === 'up' ? Number.POSITIVE_INFINITY : 1);

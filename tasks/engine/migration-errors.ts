@@ -98,10 +98,13 @@ export function explainMigrationFailure(error: unknown, { settings, direction, m
     });
   }
   if (code === INSUFFICIENT_PRIVILEGE && settings.connection.migrateAs !== 'superuser') {
-    return new TaskError(`migration ${migration} failed (${direction}): ${message}${sql}\n${outcome}\nThe migrations run as the application role "${settings.connection.user}", which may not do this.`, {
-      hint: `on a database these tasks start (migrate:local, migrate:verify), DB_MIGRATE_AS=superuser runs the migrations as its superuser; elsewhere, grant "${settings.connection.user}" what ${migration} needs`,
-      cause: error,
-    });
+    return new TaskError(
+      `migration ${migration} failed (${direction}): ${message}${sql}\n${outcome}\nThe migrations run as the application role "${settings.connection.user}", which may not do this.`,
+      {
+        hint: `on a database these tasks start (migrate:local, migrate:verify), DB_MIGRATE_AS=superuser runs the migrations as its superuser; elsewhere, grant "${settings.connection.user}" what ${migration} needs`,
+        cause: error,
+      },
+    );
   }
   return new TaskError(`migration ${migration} failed (${direction}): ${message}${sql}\n${outcome}`, {
     hint: `fix ${migration} in ${folder}/, then run the command again`,
@@ -145,16 +148,22 @@ interface TimeoutContext {
 function explainTimeout(error: unknown, kind: TimeoutKind, { settings, direction, migration, detail, lockHolders = [], outcome }: TimeoutContext): TaskError {
   const subject = migration ? `migration ${migration} (${direction})` : 'the migration run, before its first migration (while preparing the ledger),';
   const sql = detail ? `\n${indent(statementOf(detail, messageOf(error)))}` : '';
-  const holders = lockHolders.length > 0 ? `\nSessions holding locks in an open transaction (the likely blocker):${lockHolders.map((session) => `\n    ${describeSession(session)}`).join('')}` : '';
+  const holders =
+    lockHolders.length > 0
+      ? `\nSessions holding locks in an open transaction (the likely blocker):${lockHolders.map((session) => `\n    ${describeSession(session)}`).join('')}`
+      : '';
   const fix = migration ? `fix ${migration} if it is at fault, or ` : '';
   if (kind === 'lock') {
     const none = holders || '\nNo session holds a table lock in an open transaction now: the blocker has finished, or it held row locks only.';
-    return new TaskError(`${subject} was stopped by ${describeSetting('lock', settings)}: it waited longer than that for a lock another session holds${sql}${none}\n${outcome}`, {
-      hint:
-        'find the session holding the lock (listed above, or in pg_stat_activity) and let it finish or end it (SELECT pg_terminate_backend(PID)), ' +
-        `or ${fix}raise --lock-timeout; then run the command again`,
-      cause: error,
-    });
+    return new TaskError(
+      `${subject} was stopped by ${describeSetting('lock', settings)}: it waited longer than that for a lock another session holds${sql}${none}\n${outcome}`,
+      {
+        hint:
+          'find the session holding the lock (listed above, or in pg_stat_activity) and let it finish or end it (SELECT pg_terminate_backend(PID)), ' +
+          `or ${fix}raise --lock-timeout; then run the command again`,
+        cause: error,
+      },
+    );
   }
   if (kind === 'statement') {
     return new TaskError(`${subject} was stopped by ${describeSetting('statement', settings)}: it ran longer than that${sql}${holders}\n${outcome}`, {
@@ -170,7 +179,10 @@ function explainTimeout(error: unknown, kind: TimeoutKind, { settings, direction
 
 /** The statement of node-pg-migrate's "Error executing:" description, without the error line it ends with. */
 function statementOf(detail: string, message: string): string {
-  const lines = detail.replace(/^Error executing:\n/, '').trimEnd().split('\n');
+  const lines = detail
+    .replace(/^Error executing:\n/, '')
+    .trimEnd()
+    .split('\n');
   if (lines.length > 1 && lines.at(-1)!.includes(message)) lines.pop();
   return lines.join('\n').trim();
 }
@@ -192,7 +204,10 @@ function rollbackOutcome(settings: MigrationSettings, direction: Direction, fini
 }
 
 function indent(text: string): string {
-  return text.split('\n').map((line) => `    ${line}`).join('\n');
+  return text
+    .split('\n')
+    .map((line) => `    ${line}`)
+    .join('\n');
 }
 
 /** Whether the folder holds a file for this ledger name (any extension). */

@@ -121,7 +121,10 @@ async function assertRollbacksFor(url: string, settings: MigrationSettings, coun
   const toRollBack = new Set(applied.slice(Math.max(0, applied.length - count)));
   if (toRollBack.size === 0) return;
   const { migrations } = await readMigrationFolder(settings.source.migrationsDir, settings.source.ignorePattern);
-  assertRollbacksExist(migrations.filter((file) => toRollBack.has(file.name)), path.relative(settings.source.projectDir, settings.source.migrationsDir) || settings.source.migrationsDir);
+  assertRollbacksExist(
+    migrations.filter((file) => toRollBack.has(file.name)),
+    path.relative(settings.source.projectDir, settings.source.migrationsDir) || settings.source.migrationsDir,
+  );
 }
 
 async function recordCompleted(url: string, settings: MigrationSettings, names: string[], direction: Direction): Promise<void> {

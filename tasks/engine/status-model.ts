@@ -76,7 +76,13 @@ export function classifyMigrations({ files, ledger, compareNames }: ClassifyInpu
 }
 
 /** The state of one migration from what is known about it. */
-export function stateOf({ applied, onDisk, recorded, current, olderThanApplied }: {
+export function stateOf({
+  applied,
+  onDisk,
+  recorded,
+  current,
+  olderThanApplied,
+}: {
   applied: boolean;
   onDisk: boolean;
   recorded: string | null;

@@ -7,15 +7,7 @@ import { messageOf, TaskError } from '../util/errors';
 import type { Logger } from '../util/logger';
 import { readMigrationFolder, type IgnoredFile, type MigrationFolder } from '../sources/migration-folder';
 import { withClient } from '../db/pg-client';
-import {
-  classifyMigrations,
-  statusExitCode,
-  summarize,
-  summaryLine,
-  type FileEntry,
-  type MigrationStatus,
-  type StatusSummary,
-} from '../engine/status-model';
+import { classifyMigrations, statusExitCode, summarize, summaryLine, type FileEntry, type MigrationStatus, type StatusSummary } from '../engine/status-model';
 
 /** Version of the `--json` document; bumped only when a key changes meaning or disappears. */
 export const STATUS_JSON_VERSION = 1;
@@ -146,7 +138,12 @@ export async function acceptChecksums(client: Client, migrations: readonly Migra
   const targets = migrations.filter((row) => row.state === 'no checksum');
   const edited = migrations.filter((row) => row.state === 'edited').map((row) => row.name);
   if (targets.length > 0) {
-    await upsertChecksums(client, settings.ledger, targets.map((row) => row.name), targets.map((row) => row.checksum.current!));
+    await upsertChecksums(
+      client,
+      settings.ledger,
+      targets.map((row) => row.name),
+      targets.map((row) => row.checksum.current!),
+    );
     logger.info(`Recorded the checksums of ${count(targets.length, 'applied migration')} that had none`);
   } else {
     logger.info('Nothing to accept: no applied migration lacks a checksum');
@@ -247,7 +244,8 @@ function nextSteps(summary: StatusSummary, source: StatusSettings['source'], mig
     const edited = migrations.filter((row) => row.state === 'edited').map((row) => row.name);
     const newestApplied = migrations.findLast((row) => row.runOn !== null)?.name;
     const accept = edited.map((name) => `\`gulp migrate:status --accept --name ${name}\``).join(', ');
-    const redo = newestApplied && edited.includes(newestApplied) ? `; for the newest one on a database of your own, \`gulp migrate:redo\` re-runs it with the edit` : '';
+    const redo =
+      newestApplied && edited.includes(newestApplied) ? `; for the newest one on a database of your own, \`gulp migrate:redo\` re-runs it with the edit` : '';
     steps.push(
       'edited: databases migrated earlier do not have the change; restore the applied version and put the change in a new migration ' +
         `(\`gulp migrate:create --name …\`)${redo}; or accept the edit on purpose: ${accept}`,

@@ -150,10 +150,10 @@ export function createMigrationApplier({ settings, url, logger, lint, report }: 
     try {
       await runMigrations({ settings, url, direction: 'up', count: 1, logger });
     } catch (error) {
-      throw new TaskError(
-        `${migration.name} was rolled back but could not be applied again, so it is not applied now:\n${withoutHint(error)}`,
-        { hint: `fix ${migration.file} and save it: the watcher applies it again once it passes lint`, cause: error },
-      );
+      throw new TaskError(`${migration.name} was rolled back but could not be applied again, so it is not applied now:\n${withoutHint(error)}`, {
+        hint: `fix ${migration.file} and save it: the watcher applies it again once it passes lint`,
+        cause: error,
+      });
     }
     logger.info(`Re-ran ${migration.name} (down, then up) in ${Math.round(performance.now() - started)} ms`);
   }

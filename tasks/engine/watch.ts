@@ -63,30 +63,35 @@ export async function watchMigrations({ settings, url, logger, watch, cleanups, 
     const { level, text } = formatWatchResult(result, ms, { projectDir: source.projectDir, color });
     logger[level](text);
   };
-  const applier = settings.command.apply
-    ? createMigrationApplier({ settings, url, logger, lint: lintFiles, report })
-    : undefined;
+  const applier = settings.command.apply ? createMigrationApplier({ settings, url, logger, lint: lintFiles, report }) : undefined;
 
   // Files there when the watch started. The others are new, however often saved, for the out-of-order rule: a new
   // file older than the newest of these is reported (files created meanwhile are not held against each other).
   const existing = new Set(readdirSync(dir));
-  const newFiles = () => readdirSync(dir).filter((name) => !existing.has(name)).sort().map((name) => path.join(dir, name));
-  const queue = new FileQueue(async (file) => {
-    if (!existsSync(file)) return; // An editor's temporary file, gone before its turn.
-    const started = performance.now();
-    const results = await lintFiles([file], { migrationsDir: dir, projectDir: source.projectDir, newFiles: newFiles() });
-    const ms = Math.round(performance.now() - started);
-    // The file's result, then one for .pgmt-lint.json when the config file itself has problems.
-    const [result = { file, diagnostics: [] }, ...others] = results;
-    report(result, ms);
-    for (const other of others) if (other.diagnostics.length > 0) report(other, ms);
-    if (!applier) return;
-    if (result.diagnostics.some((diagnostic) => diagnostic.severity === 'error')) {
-      logger.warn(`Not applied: ${path.basename(file)} has lint errors (above): fix it and save it`);
-    } else {
-      await applier.afterPassingLint(file);
-    }
-  }, (file, error) => logger.error(`✗ ${path.basename(file)}: could not be linted: ${messageOf(error)}\n  (still watching: save the file again to retry)`));
+  const newFiles = () =>
+    readdirSync(dir)
+      .filter((name) => !existing.has(name))
+      .sort()
+      .map((name) => path.join(dir, name));
+  const queue = new FileQueue(
+    async (file) => {
+      if (!existsSync(file)) return; // An editor's temporary file, gone before its turn.
+      const started = performance.now();
+      const results = await lintFiles([file], { migrationsDir: dir, projectDir: source.projectDir, newFiles: newFiles() });
+      const ms = Math.round(performance.now() - started);
+      // The file's result, then one for .pgmt-lint.json when the config file itself has problems.
+      const [result = { file, diagnostics: [] }, ...others] = results;
+      report(result, ms);
+      for (const other of others) if (other.diagnostics.length > 0) report(other, ms);
+      if (!applier) return;
+      if (result.diagnostics.some((diagnostic) => diagnostic.severity === 'error')) {
+        logger.warn(`Not applied: ${path.basename(file)} has lint errors (above): fix it and save it`);
+      } else {
+        await applier.afterPassingLint(file);
+      }
+    },
+    (file, error) => logger.error(`✗ ${path.basename(file)}: could not be linted: ${messageOf(error)}\n  (still watching: save the file again to retry)`),
+  );
 
   const watcher = watch(dir, { delay: 0, ignoreInitial: true, events: ['add', 'change'], depth: 0 });
   const onFile = (file: string) => {
@@ -138,13 +143,15 @@ export async function watchMigrations({ settings, url, logger, watch, cleanups, 
   }
 }
 
-
 /**
  * Lints the newest migration once, unseen, so the first save does not pay for loading the compiler and the parser.
  * A failure here is not reported: the file is reported when it is saved.
  */
 async function warmUp(lint: LintFiles, migrationsDir: string, projectDir: string): Promise<void> {
-  const newest = readdirSync(migrationsDir).filter((name) => /^\d/.test(name)).sort().at(-1);
+  const newest = readdirSync(migrationsDir)
+    .filter((name) => /^\d/.test(name))
+    .sort()
+    .at(-1);
   if (!newest) return;
   await lint([path.join(migrationsDir, newest)], { migrationsDir, projectDir, newFiles: [] }).catch(() => undefined);
 }

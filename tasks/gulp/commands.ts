@@ -5,7 +5,8 @@ import type { AnyStep } from './compose';
 import type { StepFactories } from './step-factories';
 
 /** The commands, by the name they are exported under (`module.exports = createMigrationTasks()`). */
-export type CommandId = 'migrateLocal' | 'migrate' | 'migrateStatus' | 'migrateCreate' | 'migrateRedo' | 'migrateVerify' | 'dbStart' | 'dbStop' | 'lint' | 'watch';
+export type CommandId =
+  'migrateLocal' | 'migrate' | 'migrateStatus' | 'migrateCreate' | 'migrateRedo' | 'migrateVerify' | 'dbStart' | 'dbStop' | 'lint' | 'watch';
 
 /** One command: how it is run, what `gulp --tasks` says of it, and its steps. */
 export interface CommandRow {

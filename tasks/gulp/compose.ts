@@ -5,7 +5,6 @@ import { releaseDatabase } from './release-database';
 import type { Step } from './step';
 import { createTeardownTask } from './steps/teardown';
 
-
 /** A command: a gulp task (undertaker's series of its steps) with what `gulp --tasks` prints. */
 export interface Command {
   (done: (error?: Error | null) => void): unknown;
@@ -32,11 +31,11 @@ export interface MissingHandoff<Missing extends HandoffKey> {
 export type WiredSteps<S extends readonly unknown[], Have extends HandoffKey = never> = number extends S['length']
   ? S
   : S extends readonly [infer First, ...infer Rest]
-  ? readonly [
-      [Exclude<NeedsOf<First>, Have>] extends [never] ? First : MissingHandoff<Exclude<NeedsOf<First>, Have>>,
-      ...WiredSteps<Rest, Have | GivesOf<First>>,
-    ]
-  : readonly [];
+    ? readonly [
+        [Exclude<NeedsOf<First>, Have>] extends [never] ? First : MissingHandoff<Exclude<NeedsOf<First>, Have>>,
+        ...WiredSteps<Rest, Have | GivesOf<First>>,
+      ]
+    : readonly [];
 
 /** What a step that validates the settings (ensureEnv) learns of the command it is part of. */
 export interface CommandPlan {
@@ -72,10 +71,18 @@ export interface CommandDefinition<S extends readonly AnyStep[]> {
  * and checks, before anything starts, what they will need.
  * @example composeCommand(ctx, gulp, { name: 'migrate:seeded', description: '…', steps: [ensureEnv, startDb, waitDb, migrate, seed] })
  */
-export function composeCommand<const S extends readonly AnyStep[]>(ctx: TaskContext, gulp: Pick<GulpInstance, 'series'>, definition: CommandDefinition<S & WiredSteps<S>>): Command {
+export function composeCommand<const S extends readonly AnyStep[]>(
+  ctx: TaskContext,
+  gulp: Pick<GulpInstance, 'series'>,
+  definition: CommandDefinition<S & WiredSteps<S>>,
+): Command {
   const { steps, flags } = prepareSteps(ctx, definition);
   const series = gulp.series(...(steps as ((...args: never[]) => unknown)[])) as unknown as Command;
-  return Object.assign(series, { displayName: definition.name, description: definition.description, ...(flags.length > 0 ? { flags: describeFlags(flags) } : {}) });
+  return Object.assign(series, {
+    displayName: definition.name,
+    description: definition.description,
+    ...(flags.length > 0 ? { flags: describeFlags(flags) } : {}),
+  });
 }
 
 /**

@@ -55,7 +55,10 @@ export function lintMigrations(options: LintMigrationsOptions = {}): Transform {
       callback();
     },
     flush(callback: TransformCallback) {
-      lintBatch(pending.filter((item) => !item.passThrough).map((item) => item.file), options).then(
+      lintBatch(
+        pending.filter((item) => !item.passThrough).map((item) => item.file),
+        options,
+      ).then(
         () => {
           for (const { file } of pending) this.push(file);
           callback();
@@ -105,7 +108,13 @@ export interface LintReportOptions {
  * can sit in the middle of a pipeline. Files without results (not linted) are left out of the report.
  * @example src('migrations/*').pipe(lintMigrations()).pipe(lintReport({ failOn: 'warning' }))
  */
-export function lintReport({ failOn = 'error', formatter = formatText, logger = gulplog, projectDir, color = shouldUseColor() }: LintReportOptions = {}): Transform {
+export function lintReport({
+  failOn = 'error',
+  formatter = formatText,
+  logger = gulplog,
+  projectDir,
+  color = shouldUseColor(),
+}: LintReportOptions = {}): Transform {
   if (!['error', 'warning', 'info', 'never'].includes(failOn)) {
     throw new PluginError(PLUGIN_NAME, `Expected \`failOn\` to be one of error, warning, info, never, got ${JSON.stringify(failOn)}`);
   }

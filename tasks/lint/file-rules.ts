@@ -13,17 +13,30 @@ import { compilerFindings, syntaxFindings, warmUpTypeChecker, type CompilerFindi
 export { pgmCallLines } from './migration-source';
 
 export const FILE_RULES: RuleMeta[] = [
-  { id: 'name-pattern', defaultSeverity: 'error', description: "The file name is node-pg-migrate's: a numeric timestamp, `_` or `-`, a name, and .ts/.js/.cjs/.mjs/.cts/.mts/.sql." },
+  {
+    id: 'name-pattern',
+    defaultSeverity: 'error',
+    description: "The file name is node-pg-migrate's: a numeric timestamp, `_` or `-`, a name, and .ts/.js/.cjs/.mjs/.cts/.mts/.sql.",
+  },
   { id: 'duplicate-timestamp', defaultSeverity: 'error', description: 'No two migrations in the folder share a timestamp prefix.' },
   { id: 'out-of-order', defaultSeverity: 'error', description: 'A new migration is not older than the newest existing one.' },
   { id: 'syntax-error', defaultSeverity: 'error', description: "A TS/JS migration parses (the TypeScript compiler's diagnostic)." },
-  { id: 'type-error', defaultSeverity: 'error', description: "A TS migration type-checks with the project's tsconfig.json (the TypeScript compiler's diagnostic)." },
-  { id: 'load-error', defaultSeverity: 'error', description: "node-pg-migrate can load the file: its loader (jiti) neither fails nor meets an exception at import." },
+  {
+    id: 'type-error',
+    defaultSeverity: 'error',
+    description: "A TS migration type-checks with the project's tsconfig.json (the TypeScript compiler's diagnostic).",
+  },
+  {
+    id: 'load-error',
+    defaultSeverity: 'error',
+    description: 'node-pg-migrate can load the file: its loader (jiti) neither fails nor meets an exception at import.',
+  },
   { id: 'missing-up', defaultSeverity: 'error', description: 'A TS/JS migration exports an `up` function.' },
   {
     id: 'missing-rollback',
     defaultSeverity: 'info',
-    description: 'A .sql migration has a rollback: a "-- Down Migration" section, down/<file>, or <name>.down.sql beside it (migrate down, redo and verify refuse it otherwise).',
+    description:
+      'A .sql migration has a rollback: a "-- Down Migration" section, down/<file>, or <name>.down.sql beside it (migrate down, redo and verify refuse it otherwise).',
   },
 ];
 
@@ -95,7 +108,11 @@ export async function checkOwnRules(files: string[], context: FileRulesContext):
     try {
       texts.set(file, await readFile(file, 'utf8'));
     } catch (error) {
-      add(file, { ruleId: 'load-error', message: `cannot read ${base}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, hint: `check that ${base} exists and is readable` });
+      add(file, {
+        ruleId: 'load-error',
+        message: `cannot read ${base}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
+        hint: `check that ${base} exists and is readable`,
+      });
     }
   }
   // Nothing to compile: the TypeScript compiler is not even loaded.
@@ -129,7 +146,12 @@ export async function checkOwnRules(files: string[], context: FileRulesContext):
  * first file a watcher checks takes tens of ms instead of ~1 s. Optional: checkFiles does the same on first use.
  */
 export async function prepareFileRules({ projectDir, typeCheck = true }: Pick<FileRulesContext, 'projectDir' | 'typeCheck'>): Promise<void> {
-  await Promise.all([typeCheck ? warmUpTypeChecker(projectDir) : syntaxFindings(new Map()), prepareLoader(), warmUpTransform(), import('node-pg-migrate/utils/fileNameUtils')]);
+  await Promise.all([
+    typeCheck ? warmUpTypeChecker(projectDir) : syntaxFindings(new Map()),
+    prepareLoader(),
+    warmUpTransform(),
+    import('node-pg-migrate/utils/fileNameUtils'),
+  ]);
 }
 
 type Add = (file: string, diagnostic: Omit<Diagnostic, 'file' | 'source' | 'severity'> & { severity?: Severity }) => void;
@@ -221,7 +243,10 @@ async function folderRules(files: string[], context: FileRulesContext, add: Add)
   for (const file of files) {
     const stamp = stamps.get(file);
     if (stamp === undefined) continue;
-    const others = byStamp.get(stamp)!.filter((other) => other !== file).map((other) => path.basename(other));
+    const others = byStamp
+      .get(stamp)!
+      .filter((other) => other !== file)
+      .map((other) => path.basename(other));
     if (others.length > 0) {
       add(file, {
         ruleId: 'duplicate-timestamp',
@@ -259,7 +284,7 @@ async function folderRules(files: string[], context: FileRulesContext, add: Add)
       ruleId: 'out-of-order',
       message:
         `${base} is new but older than ${path.basename(newest)}, the newest existing migration: on a database where that one is applied, ` +
-        `node-pg-migrate refuses to run (\"Not run migration ${path.basename(base, path.extname(base))} is preceding already run migration ${name}\")`,
+        `node-pg-migrate refuses to run ("Not run migration ${path.basename(base, path.extname(base))} is preceding already run migration ${name}")`,
       hint: `rename it with a timestamp after ${/^\d+/.exec(path.basename(newest))![0]} (\`gulp migrate:create\` picks one for a new file)`,
     });
   }
@@ -269,17 +294,37 @@ async function folderRules(files: string[], context: FileRulesContext, add: Add)
 async function newFiles({ newFiles: given, projectDir, migrationsDir }: FileRulesContext): Promise<Set<string> | undefined> {
   if (given) return new Set(given.map((file) => path.resolve(file)));
   return new Promise((resolve) => {
-    execFile('git', ['ls-files', '--others', '--exclude-standard', '-z', '--', path.resolve(migrationsDir)], { cwd: projectDir, encoding: 'utf8' }, (error, stdout) => {
-      if (error) resolve(undefined);
-      else resolve(new Set(stdout.split('\0').filter(Boolean).map((file) => path.resolve(projectDir, file))));
-    });
+    execFile(
+      'git',
+      ['ls-files', '--others', '--exclude-standard', '-z', '--', path.resolve(migrationsDir)],
+      { cwd: projectDir, encoding: 'utf8' },
+      (error, stdout) => {
+        if (error) resolve(undefined);
+        else
+          resolve(
+            new Set(
+              stdout
+                .split('\0')
+                .filter(Boolean)
+                .map((file) => path.resolve(projectDir, file)),
+            ),
+          );
+      },
+    );
   });
 }
 
 function compilerDiagnostic({ kind, text, severity, line, column }: CompilerFinding): Omit<Diagnostic, 'file' | 'source'> {
   return kind === 'syntax'
     ? { ruleId: 'syntax-error', severity, message: text, hint: 'fix the syntax here; node-pg-migrate cannot load the file until then', line, column }
-    : { ruleId: 'type-error', severity, message: text, hint: 'fix the type error (`npx tsc --noEmit -p .` shows the same), or the migration may fail when it runs', line, column };
+    : {
+        ruleId: 'type-error',
+        severity,
+        message: text,
+        hint: 'fix the type error (`npx tsc --noEmit -p .` shows the same), or the migration may fail when it runs',
+        line,
+        column,
+      };
 }
 
 /** `missing-up`, from the syntax; where the syntax cannot tell (`export *`, `module.exports = build()`), from the loaded module. */

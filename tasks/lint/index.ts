@@ -9,7 +9,17 @@ import { checkFolderRules, checkOwnRules, FILE_RULES } from './file-rules';
 import { declaresGlobals, defaultLintCacheDir, hash, LintCache, type CachedFile } from './lint-cache';
 import { closest, readLintConfig, unknownRule } from './lint-config';
 import type { LoadResult } from './load-migration';
-import { isFile, loadErrorMessage, loadMigrationActions, migrationSql, readText, SCRIPT_EXTENSIONS, snippet, type MigrationSql, type SourceLocation } from './migration-sql';
+import {
+  isFile,
+  loadErrorMessage,
+  loadMigrationActions,
+  migrationSql,
+  readText,
+  SCRIPT_EXTENSIONS,
+  snippet,
+  type MigrationSql,
+  type SourceLocation,
+} from './migration-sql';
 import { loadSqlParser } from './sql-parser';
 import { checkStatements, SQL_RULES } from './sql-rules';
 import { findSquawk, offsetOf, runSquawk, SQUAWK_DUPLICATES, type SquawkInput } from './squawk';
@@ -27,7 +37,9 @@ const ENGINE_RULES: RuleMeta[] = [
   { id: 'unknown-rule', defaultSeverity: 'error', description: 'a lint-ignore comment or .pgmt-lint.json names a rule id that does not exist' },
   { id: 'invalid-config', defaultSeverity: 'error', description: '.pgmt-lint.json is not valid JSON or has a value of the wrong kind' },
   // Reported by the file-level rules; listed here too in case they do not (the engine reports modules it cannot load).
-  ...(FILE_RULES.some((rule) => rule.id === 'load-error') ? [] : [{ id: 'load-error', defaultSeverity: 'error' as const, description: 'node-pg-migrate cannot load the file' }]),
+  ...(FILE_RULES.some((rule) => rule.id === 'load-error')
+    ? []
+    : [{ id: 'load-error', defaultSeverity: 'error' as const, description: 'node-pg-migrate cannot load the file' }]),
 ];
 
 /** Every rule, with its default severity (file-level and SQL-level). */
@@ -75,7 +87,17 @@ export async function lintMigrationFiles(files: string[], options: LintOptions &
   // The files that did not change since an earlier run are not linted again (see ./lint-cache).
   const cacheDir = options.cache === false ? undefined : (options.cacheDir ?? defaultLintCacheDir(projectDir));
   const cache = cacheDir
-    ? LintCache.open({ dir: cacheDir, projectDir, migrationsDir, typeCheck, squawk, globals: unique.filter(isScript).map((file) => texts.get(file) ?? '').filter(declaresGlobals) })
+    ? LintCache.open({
+        dir: cacheDir,
+        projectDir,
+        migrationsDir,
+        typeCheck,
+        squawk,
+        globals: unique
+          .filter(isScript)
+          .map((file) => texts.get(file) ?? '')
+          .filter(declaresGlobals),
+      })
     : undefined;
   const own = new Map<string, CachedFile>();
   const keys = new Map<string, string>();
@@ -114,7 +136,23 @@ export async function lintMigrationFiles(files: string[], options: LintOptions &
  */
 async function lintOwnRules(
   files: string[],
-  { projectDir, migrationsDir, typeCheck, squawk, order, texts, shorthands }: { projectDir: string; migrationsDir: string; typeCheck: boolean; squawk: string | undefined; order: readonly string[]; texts: Texts; shorthands: Shorthands },
+  {
+    projectDir,
+    migrationsDir,
+    typeCheck,
+    squawk,
+    order,
+    texts,
+    shorthands,
+  }: {
+    projectDir: string;
+    migrationsDir: string;
+    typeCheck: boolean;
+    squawk: string | undefined;
+    order: readonly string[];
+    texts: Texts;
+    shorthands: Shorthands;
+  },
 ): Promise<Map<string, CachedFile>> {
   const loadedModules = new Map<string, LoadResult>();
   const needsParser = files.some((file) => isScript(file) || path.extname(file).toLowerCase() === '.sql');
@@ -163,7 +201,9 @@ async function lintOwnRules(
     if (sql) directives.push(...sqlDirectives(sql));
     const unknown = directives.flatMap((directive) => {
       const ids = directive.ids.length === 0 ? [''] : directive.ids.filter((id) => !isKnownRule(id));
-      return ids.map((id) => unknownRule(id, id ? closestRule(id) : undefined, { file, line: directive.line, column: directive.column, where: 'a lint-ignore comment' }));
+      return ids.map((id) =>
+        unknownRule(id, id ? closestRule(id) : undefined, { file, line: directive.line, column: directive.column, where: 'a lint-ignore comment' }),
+      );
     });
     const kept: Finding[] = [...findings.filter((finding) => !isSuppressed(finding, directives)), ...unknown];
     const stored = kept.map(({ anchorLines: _anchors, statementKey: _key, ...diagnostic }) => diagnostic);
@@ -329,7 +369,13 @@ class Shorthands {
       this.#merged[k] = this.#merged[k - 1]!.then(async (merged) => {
         const text = this.#texts.get(provider);
         const module = this.loaded?.get(provider);
-        const loaded = module ? (module.ok ? { actions: module.exports as unknown as MigrationBuilderActions } : undefined) : text === undefined ? undefined : await loadMigrationActions(provider, text);
+        const loaded = module
+          ? module.ok
+            ? { actions: module.exports as unknown as MigrationBuilderActions }
+            : undefined
+          : text === undefined
+            ? undefined
+            : await loadMigrationActions(provider, text);
         return loaded && 'actions' in loaded && loaded.actions.shorthands ? { ...merged, ...loaded.actions.shorthands } : merged;
       });
     }
@@ -350,7 +396,9 @@ class Shorthands {
   #countBefore(file: string): number {
     const position = this.#position.get(file);
     if (position === undefined || position === 0) return 0;
-    this.#providers ??= this.#order.flatMap((candidate, index) => (isScript(candidate) && this.#texts.get(candidate)?.includes('shorthands') ? [{ file: candidate, position: index }] : []));
+    this.#providers ??= this.#order.flatMap((candidate, index) =>
+      isScript(candidate) && this.#texts.get(candidate)?.includes('shorthands') ? [{ file: candidate, position: index }] : [],
+    );
     // Binary search: the first provider at or after `position`.
     let low = 0;
     let high = this.#providers.length;

@@ -122,7 +122,9 @@ export class LintCache {
     if (!imports) return undefined;
     if (this.#options.typeCheck && declaresGlobals(text)) return undefined;
     const from = path.dirname(file);
-    const versions = imports.map((name) => `${name}@${this.#version(name, from)}${this.#options.typeCheck ? `+${this.#version(typesPackage(name), from)}` : ''}`);
+    const versions = imports.map(
+      (name) => `${name}@${this.#version(name, from)}${this.#options.typeCheck ? `+${this.#version(typesPackage(name), from)}` : ''}`,
+    );
     const own = hash(JSON.stringify([file, hash(text), versions, extra]));
     const key = hash(`${this.#environment}\0${own}`);
     this.#ownParts.set(key, own);
@@ -192,7 +194,18 @@ export class LintCache {
           globals.map(hash),
         ]
       : [];
-    return hash(JSON.stringify([CACHE_FORMAT, process.version, linterSourceHash(), tools, projectDir, typeCheck, squawk ? `${squawk}:${fileStamp(squawk)}` : 'no-squawk', typed]));
+    return hash(
+      JSON.stringify([
+        CACHE_FORMAT,
+        process.version,
+        linterSourceHash(),
+        tools,
+        projectDir,
+        typeCheck,
+        squawk ? `${squawk}:${fileStamp(squawk)}` : 'no-squawk',
+        typed,
+      ]),
+    );
   }
 
   #version(name: string, from: string): string {
@@ -292,7 +305,14 @@ function isCachedFile(entry: unknown): entry is CachedFile {
   const isDirective = (value: unknown) => {
     const directive = value as Partial<Directive> | null;
     const strings = (list: unknown) => Array.isArray(list) && list.every((item) => typeof item === 'string');
-    return !!directive && strings(directive.ids) && typeof directive.fileWide === 'boolean' && strings(directive.targetKeys) && Array.isArray(directive.targetLines) && directive.targetLines.every((line) => typeof line === 'number');
+    return (
+      !!directive &&
+      strings(directive.ids) &&
+      typeof directive.fileWide === 'boolean' &&
+      strings(directive.targetKeys) &&
+      Array.isArray(directive.targetLines) &&
+      directive.targetLines.every((line) => typeof line === 'number')
+    );
   };
   return findings.every(isDiagnostic) && directives.every(isDirective);
 }
@@ -439,7 +459,8 @@ export function linterSourceHash(): string {
       continue;
     }
     files.push([path.relative(packageRoot(), file), text]);
-    for (const [statement, specifier] of localImports(text)) if (!/^(?:import|export)\s+type\b/.test(statement)) queue.push(path.resolve(path.dirname(file), specifier));
+    for (const [statement, specifier] of localImports(text))
+      if (!/^(?:import|export)\s+type\b/.test(statement)) queue.push(path.resolve(path.dirname(file), specifier));
   }
   for (const [name, text] of files.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) digest.update(`${name}\0${text}\0`);
   sourceHash = digest.digest('hex');

@@ -24,7 +24,12 @@ export interface LoadedLintConfig {
  * @param isKnownRule whether a rule id exists (file-level, SQL-level, or a `squawk/…` rule)
  * @param closestRule the known rule id nearest to an unknown one
  */
-export function readLintConfig(projectDir: string, isKnownRule: (id: string) => boolean, closestRule: (id: string) => string | undefined, override?: LintConfig): LoadedLintConfig {
+export function readLintConfig(
+  projectDir: string,
+  isKnownRule: (id: string) => boolean,
+  closestRule: (id: string) => string | undefined,
+  override?: LintConfig,
+): LoadedLintConfig {
   const file = path.join(projectDir, CONFIG_FILE);
   const text = override ? undefined : readText(file);
   const lines = text === undefined ? undefined : lineIndex(text);
@@ -89,13 +94,20 @@ export function readLintConfig(projectDir: string, isKnownRule: (id: string) => 
 }
 
 /** An `unknown-rule` finding: the id, where it was written, and the closest known id. */
-export function unknownRule(id: string, closest: string | undefined, { file, line, column, where }: { file: string; line?: number; column?: number; where: string }): Diagnostic {
+export function unknownRule(
+  id: string,
+  closest: string | undefined,
+  { file, line, column, where }: { file: string; line?: number; column?: number; where: string },
+): Diagnostic {
   const suggestion = closest ? ` (did you mean "${closest}"?)` : '';
   return {
     ruleId: 'unknown-rule',
     severity: 'error',
     message: id ? `unknown rule id "${id}" in ${where}${suggestion}` : `${where} names no rule id`,
-    hint: closest && id ? `write "${closest}", or another id from the rule list (README, "Lint rules")` : 'name the rules to silence, e.g. `lint-ignore drop-column` (README, "Lint rules")',
+    hint:
+      closest && id
+        ? `write "${closest}", or another id from the rule list (README, "Lint rules")`
+        : 'name the rules to silence, e.g. `lint-ignore drop-column` (README, "Lint rules")',
     file,
     line,
     column,

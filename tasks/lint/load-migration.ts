@@ -45,7 +45,12 @@ export function prepareLoader(): Promise<MigrationLoader> {
  */
 export async function warmUpTransform(): Promise<void> {
   const probe = (await jitiFactory())(process.cwd(), { moduleCache: false, fsCache: false });
-  probe.evalModule('export const up = (pgm: unknown): void => undefined;', { filename: path.join(process.cwd(), '__pgmt_lint_warm_up__.ts'), ext: '.ts', async: false, forceTranspile: true });
+  probe.evalModule('export const up = (pgm: unknown): void => undefined;', {
+    filename: path.join(process.cwd(), '__pgmt_lint_warm_up__.ts'),
+    ext: '.ts',
+    async: false,
+    forceTranspile: true,
+  });
 }
 
 async function createLoader(): Promise<MigrationLoader> {

@@ -79,7 +79,8 @@ export function findUpExport(source: SourceFile): UpExport {
     if (exported && ts.isFunctionDeclaration(statement) && statement.name?.text === 'up') settle({ kind: 'present', fn: statement });
     if (exported && ts.isVariableStatement(statement)) {
       for (const declaration of statement.declarationList.declarations) {
-        if (ts.isIdentifier(declaration.name) && declaration.name.text === 'up') settle({ kind: 'present', fn: functionOf(ts, declaration.initializer) ?? (declaration.initializer && identifierFunction(declaration.initializer)) });
+        if (ts.isIdentifier(declaration.name) && declaration.name.text === 'up')
+          settle({ kind: 'present', fn: functionOf(ts, declaration.initializer) ?? (declaration.initializer && identifierFunction(declaration.initializer)) });
       }
     }
     if (ts.isExportDeclaration(statement)) {
@@ -93,7 +94,11 @@ export function findUpExport(source: SourceFile): UpExport {
       }
     }
     if (ts.isExportAssignment(statement)) settle(fromObject(statement.expression) ?? { kind: 'unknown' });
-    if (ts.isExpressionStatement(statement) && ts.isBinaryExpression(statement.expression) && statement.expression.operatorToken.kind === ts.SyntaxKind.EqualsToken) {
+    if (
+      ts.isExpressionStatement(statement) &&
+      ts.isBinaryExpression(statement.expression) &&
+      statement.expression.operatorToken.kind === ts.SyntaxKind.EqualsToken
+    ) {
       const { left, right } = statement.expression;
       const target = left.getText(source).replace(/\s+/g, '');
       if (target === 'exports.up' || target === 'module.exports.up' || target === "exports['up']" || target === "module.exports['up']") {
@@ -150,7 +155,11 @@ export function pgmCallLines(file: string): number[] {
   }
   const source = parseSource(file, text);
   const up = findUpExport(source);
-  return up.kind === 'present' ? pgmCalls(source, up.fn).filter((call) => call.emitsSql).map((call) => call.line) : [];
+  return up.kind === 'present'
+    ? pgmCalls(source, up.fn)
+        .filter((call) => call.emitsSql)
+        .map((call) => call.line)
+    : [];
 }
 
 function functionOf(ts: TS, expression: Expression | undefined): FunctionLike | undefined {

@@ -135,7 +135,12 @@ export async function migrationSql(file: string, text: string, { projectDir, sho
   const locator = kind === 'sql' ? undefined : new BuilderLocator(file, text);
   const sql: MigrationSql = { file, kind, text, usesTransaction: true, statements: [], steps: [], problems: [], locate: () => ({ anchorLines: [] }) };
   const name = path.basename(file, path.extname(file));
-  const loaded = (up: unknown, down: unknown): LoadedMigration => ({ name, path: file, actions: { ...actions, up, down } as MigrationBuilderActions, shorthands: { ...shorthands, ...actions.shorthands } });
+  const loaded = (up: unknown, down: unknown): LoadedMigration => ({
+    name,
+    path: file,
+    actions: { ...actions, up, down } as MigrationBuilderActions,
+    shorthands: { ...shorthands, ...actions.shorthands },
+  });
 
   const calls: CallRecord[] = [];
   const last: { call?: CallRecord } = {};
@@ -378,7 +383,7 @@ class BuilderLocator {
   private calls(): Map<number, SourceCall[]> {
     if (this.#calls) return this.#calls;
     this.#calls = new Map();
-    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded with the tree, on first use.
+
     const ts = require('typescript') as typeof import('typescript');
     const source = parseSource(this.file, this.text);
     const visit = (node: TsNode): void => {

@@ -23,7 +23,12 @@ export function startPreflightLint(source: SourceSettings): PreflightLint {
   const linting = new Promise<void>((resolve) => setImmediate(resolve)).then(async () => {
     const started = performance.now();
     const { lintMigrationsFolder } = loadLinter();
-    const results = await lintMigrationsFolder({ migrationsDir: source.migrationsDir, projectDir: source.projectDir, typeCheck: false, ignorePattern: source.ignorePattern });
+    const results = await lintMigrationsFolder({
+      migrationsDir: source.migrationsDir,
+      projectDir: source.projectDir,
+      typeCheck: false,
+      ignorePattern: source.ignorePattern,
+    });
     return { results, ms: Math.round(performance.now() - started) };
   });
   linting.catch(() => undefined);
@@ -72,10 +77,9 @@ export async function assertLintClean(
   const errors = countFindings(blocking).errors;
   const folder = `${path.relative(source.projectDir, source.migrationsDir) || source.migrationsDir}/`;
   const report = blocking.flatMap((result) => formatFile(result, { projectDir: source.projectDir })).map((line) => `  ${line}`);
-  throw new TaskError(
-    [`lint found ${errors === 1 ? '1 error' : `${errors} errors`} in ${folder}, so nothing was migrated:`, ...report].join('\n'),
-    { hint: 'fix them (`gulp lint` lists every finding), or run with --no-lint' },
-  );
+  throw new TaskError([`lint found ${errors === 1 ? '1 error' : `${errors} errors`} in ${folder}, so nothing was migrated:`, ...report].join('\n'), {
+    hint: 'fix them (`gulp lint` lists every finding), or run with --no-lint',
+  });
 }
 
 /** The files with findings of exactly this severity, with only those findings. */

@@ -48,7 +48,6 @@ let loading: Promise<LibPgQuery> | undefined;
 /** Loads the WASM parser once per process (~30 ms); every other function here needs it loaded. */
 export async function loadSqlParser(): Promise<void> {
   loading ??= (async () => {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy on purpose.
     const module = require('libpg-query') as LibPgQuery;
     await module.loadModule();
     parser = module;

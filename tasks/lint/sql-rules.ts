@@ -5,12 +5,32 @@ import type { RuleMeta } from './types';
 
 /** The rules of this module, with their defaults (listed in the README). */
 export const SQL_RULES: RuleMeta[] = [
-  { id: 'create-index-not-concurrently', defaultSeverity: 'error', description: 'CREATE INDEX without CONCURRENTLY on an existing table (blocks writes while it builds)' },
-  { id: 'concurrently-in-transaction', defaultSeverity: 'error', description: 'CREATE/DROP INDEX CONCURRENTLY or REINDEX CONCURRENTLY in a migration that runs in a transaction (fails)' },
-  { id: 'add-column-not-null-without-default', defaultSeverity: 'error', description: 'ADD COLUMN … NOT NULL without a default on an existing table (fails once the table has rows)' },
-  { id: 'add-column-volatile-default', defaultSeverity: 'warning', description: 'ADD COLUMN with a volatile default (random(), clock_timestamp(), gen_random_uuid(), serial, …) on an existing table (rewrites it)' },
-  { id: 'constraint-without-not-valid', defaultSeverity: 'warning', description: 'FOREIGN KEY or CHECK added to an existing table without NOT VALID (scans it under lock)' },
-  { id: 'alter-column-type', defaultSeverity: 'warning', description: "ALTER COLUMN … TYPE on an existing table (may rewrite it and its indexes)" },
+  {
+    id: 'create-index-not-concurrently',
+    defaultSeverity: 'error',
+    description: 'CREATE INDEX without CONCURRENTLY on an existing table (blocks writes while it builds)',
+  },
+  {
+    id: 'concurrently-in-transaction',
+    defaultSeverity: 'error',
+    description: 'CREATE/DROP INDEX CONCURRENTLY or REINDEX CONCURRENTLY in a migration that runs in a transaction (fails)',
+  },
+  {
+    id: 'add-column-not-null-without-default',
+    defaultSeverity: 'error',
+    description: 'ADD COLUMN … NOT NULL without a default on an existing table (fails once the table has rows)',
+  },
+  {
+    id: 'add-column-volatile-default',
+    defaultSeverity: 'warning',
+    description: 'ADD COLUMN with a volatile default (random(), clock_timestamp(), gen_random_uuid(), serial, …) on an existing table (rewrites it)',
+  },
+  {
+    id: 'constraint-without-not-valid',
+    defaultSeverity: 'warning',
+    description: 'FOREIGN KEY or CHECK added to an existing table without NOT VALID (scans it under lock)',
+  },
+  { id: 'alter-column-type', defaultSeverity: 'warning', description: 'ALTER COLUMN … TYPE on an existing table (may rewrite it and its indexes)' },
   { id: 'rename-column', defaultSeverity: 'warning', description: 'renaming a column of an existing table (breaks code still using the old name)' },
   { id: 'rename-table', defaultSeverity: 'warning', description: 'renaming an existing table (breaks code still using the old name)' },
   { id: 'drop-column', defaultSeverity: 'warning', description: 'dropping a column of an existing table (destructive)' },
@@ -18,11 +38,23 @@ export const SQL_RULES: RuleMeta[] = [
   { id: 'drop-database', defaultSeverity: 'warning', description: 'dropping a database (destructive)' },
   { id: 'set-not-null', defaultSeverity: 'warning', description: 'SET NOT NULL on an existing column (scans the table under an ACCESS EXCLUSIVE lock)' },
   { id: 'prefer-text', defaultSeverity: 'info', description: 'varchar(n) / char(n) where text (with a CHECK if needed) fits' },
-  { id: 'missing-lock-timeout', defaultSeverity: 'off', description: 'a lock-taking statement on an existing table with no SET lock_timeout before it in the migration' },
-  { id: 'irreversible-without-marker', defaultSeverity: 'error', description: 'no down, node-pg-migrate cannot reverse up automatically, and no `export const down = false`' },
+  {
+    id: 'missing-lock-timeout',
+    defaultSeverity: 'off',
+    description: 'a lock-taking statement on an existing table with no SET lock_timeout before it in the migration',
+  },
+  {
+    id: 'irreversible-without-marker',
+    defaultSeverity: 'error',
+    description: 'no down, node-pg-migrate cannot reverse up automatically, and no `export const down = false`',
+  },
   { id: 'sql-syntax-error', defaultSeverity: 'error', description: 'a statement PostgreSQL’s parser rejects' },
-  { id: 'render-error', defaultSeverity: 'error', description: "the migration throws while node-pg-migrate builds its SQL" },
-  { id: 'queries-database', defaultSeverity: 'info', description: 'the migration queries the database while building its SQL (pgm.db), so its SQL cannot be linted' },
+  { id: 'render-error', defaultSeverity: 'error', description: 'the migration throws while node-pg-migrate builds its SQL' },
+  {
+    id: 'queries-database',
+    defaultSeverity: 'info',
+    description: 'the migration queries the database while building its SQL (pgm.db), so its SQL cannot be linted',
+  },
 ];
 
 /** Where a migration's statements come from: a `.sql` file, or node-pg-migrate's builder (TS/JS). */
@@ -88,7 +120,8 @@ class MigrationState {
   }
 
   rename(relation: RelationName, to: string): void {
-    for (const table of this.tables) if (table.name === relation.name && (!table.schema || !relation.schema || table.schema === relation.schema)) table.name = to;
+    for (const table of this.tables)
+      if (table.name === relation.name && (!table.schema || !relation.schema || table.schema === relation.schema)) table.name = to;
   }
 }
 
@@ -110,7 +143,7 @@ function checkStatement({ kind, node }: SqlStatement, state: MigrationState, con
     report(
       'missing-lock-timeout',
       `${describe(kind, node)} takes a lock with no lock_timeout set before it: it can queue behind a long query and block every query on the table`,
-      context.kind === 'sql' ? "start the migration with SET lock_timeout = '5s'" : "call pgm.sql(\"SET lock_timeout = '5s'\") first in up",
+      context.kind === 'sql' ? "start the migration with SET lock_timeout = '5s'" : 'call pgm.sql("SET lock_timeout = \'5s\'") first in up',
     );
     state.lockTimeout = true; // once per migration
   }
@@ -133,7 +166,11 @@ function checkStatement({ kind, node }: SqlStatement, state: MigrationState, con
       break;
     case 'ReindexStmt':
       if (context.usesTransaction && (node.params ?? []).some((param: PgNode) => param.DefElem?.defname === 'concurrently')) {
-        report('concurrently-in-transaction', 'REINDEX CONCURRENTLY cannot run inside a transaction block, and this migration runs in one', noTransactionHint(context));
+        report(
+          'concurrently-in-transaction',
+          'REINDEX CONCURRENTLY cannot run inside a transaction block, and this migration runs in one',
+          noTransactionHint(context),
+        );
       }
       break;
     case 'AlterTableStmt':
@@ -156,7 +193,11 @@ function checkIndex(node: PgNode, state: MigrationState, context: SqlRuleContext
   const table = relationOf(node.relation);
   const index = node.idxname ? `index ${quote(node.idxname)}` : 'an index';
   if (node.concurrent && context.usesTransaction) {
-    report('concurrently-in-transaction', `CREATE INDEX CONCURRENTLY (${index}) cannot run inside a transaction block, and this migration runs in one`, noTransactionHint(context));
+    report(
+      'concurrently-in-transaction',
+      `CREATE INDEX CONCURRENTLY (${index}) cannot run inside a transaction block, and this migration runs in one`,
+      noTransactionHint(context),
+    );
   }
   if (!node.concurrent && !state.isNew(table)) {
     report(
@@ -171,13 +212,21 @@ function checkIndex(node: PgNode, state: MigrationState, context: SqlRuleContext
 
 function checkDrop(node: PgNode, state: MigrationState, context: SqlRuleContext, report: Report): void {
   if (node.removeType === 'OBJECT_INDEX' && node.concurrent && context.usesTransaction) {
-    report('concurrently-in-transaction', 'DROP INDEX CONCURRENTLY cannot run inside a transaction block, and this migration runs in one', noTransactionHint(context));
+    report(
+      'concurrently-in-transaction',
+      'DROP INDEX CONCURRENTLY cannot run inside a transaction block, and this migration runs in one',
+      noTransactionHint(context),
+    );
   }
   if (node.removeType !== 'OBJECT_TABLE') return;
   for (const object of node.objects ?? []) {
     const table = relationOfNames(object.List?.items);
     if (table && !state.isNew(table)) {
-      report('drop-table', `destructive: DROP TABLE ${show(table)} deletes the table and its data`, 'make sure nothing uses it any more and its data is backed up; then mark the intent with -- lint-ignore drop-table');
+      report(
+        'drop-table',
+        `destructive: DROP TABLE ${show(table)} deletes the table and its data`,
+        'make sure nothing uses it any more and its data is backed up; then mark the intent with -- lint-ignore drop-table',
+      );
     }
   }
 }
@@ -232,7 +281,11 @@ function checkAlterTable(node: PgNode, state: MigrationState, context: SqlRuleCo
         break;
       case 'AT_DropColumn':
         if (existing && !state.addedColumns.has(columnKey)) {
-          report('drop-column', `destructive: DROP COLUMN ${quote(command.name)} of ${show(table)} deletes its data`, 'make sure no code reads the column any more and its data is backed up; then mark the intent with -- lint-ignore drop-column');
+          report(
+            'drop-column',
+            `destructive: DROP COLUMN ${quote(command.name)} of ${show(table)} deletes its data`,
+            'make sure no code reads the column any more and its data is backed up; then mark the intent with -- lint-ignore drop-column',
+          );
         }
         break;
     }
@@ -278,7 +331,11 @@ function checkColumnType(column: PgNode, table: RelationName | undefined, report
   // An explicit length only: plain `char` is char(1) implicitly (the parser marks it with location -1).
   if ((type === 'varchar' || type === 'bpchar') && length && length.location !== -1) {
     const shown = `${type === 'varchar' ? 'varchar' : 'char'}(${length.ival?.ival ?? 0})`;
-    report('prefer-text', `column ${quote(column.colname)} of ${show(table)} is ${shown}: changing the limit later needs a table rewrite`, 'use text, with a CHECK (char_length(column) <= n) if the limit matters');
+    report(
+      'prefer-text',
+      `column ${quote(column.colname)} of ${show(table)} is ${shown}: changing the limit later needs a table rewrite`,
+      'use text, with a CHECK (char_length(column) <= n) if the limit matters',
+    );
   }
 }
 
@@ -315,7 +372,10 @@ function takesLock(kind: string, node: PgNode, state: MigrationState): boolean {
     case 'RenameStmt':
       return !!node.relation && !state.isNew(relationOf(node.relation));
     case 'DropStmt':
-      return ['OBJECT_TABLE', 'OBJECT_INDEX', 'OBJECT_VIEW', 'OBJECT_MATVIEW', 'OBJECT_TRIGGER'].includes(node.removeType) && !(node.removeType === 'OBJECT_TABLE' && (node.objects ?? []).every((object: PgNode) => state.isNew(relationOfNames(object.List?.items))));
+      return (
+        ['OBJECT_TABLE', 'OBJECT_INDEX', 'OBJECT_VIEW', 'OBJECT_MATVIEW', 'OBJECT_TRIGGER'].includes(node.removeType) &&
+        !(node.removeType === 'OBJECT_TABLE' && (node.objects ?? []).every((object: PgNode) => state.isNew(relationOfNames(object.List?.items))))
+      );
     case 'TruncateStmt':
     case 'LockStmt':
       return true;
@@ -398,7 +458,17 @@ function relationOfNames(items: PgNode[] | undefined): RelationName | undefined 
 }
 
 /** PostgreSQL's internal names of common types, as people write them. */
-const TYPE_NAMES: Record<string, string> = { int2: 'smallint', int4: 'integer', int8: 'bigint', float4: 'real', float8: 'double precision', bool: 'boolean', bpchar: 'char', varchar: 'varchar', timestamptz: 'timestamptz' };
+const TYPE_NAMES: Record<string, string> = {
+  int2: 'smallint',
+  int4: 'integer',
+  int8: 'bigint',
+  float4: 'real',
+  float8: 'double precision',
+  bool: 'boolean',
+  bpchar: 'char',
+  varchar: 'varchar',
+  timestamptz: 'timestamptz',
+};
 
 /** The type's name without its schema, as the parser has it (`int8`, `varchar`, `serial`). */
 function typeName(type: PgNode | undefined): string {

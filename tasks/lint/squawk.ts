@@ -63,7 +63,10 @@ const found = new Map<string, string | undefined>();
 export function findSquawk(projectDir: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
   if (found.has(projectDir)) return found.get(projectDir);
   const binary = process.platform === 'win32' ? 'squawk.exe' : 'squawk';
-  const candidates = (env.PATH ?? '').split(path.delimiter).filter(Boolean).map((dir) => path.join(dir, binary));
+  const candidates = (env.PATH ?? '')
+    .split(path.delimiter)
+    .filter(Boolean)
+    .map((dir) => path.join(dir, binary));
   const platformPackage = PLATFORM_PACKAGES[`${process.platform}-${process.arch}`];
   if (platformPackage) {
     for (const root of [projectDir, packageRoot()]) candidates.push(path.join(root, 'node_modules', platformPackage, 'bin', binary));
@@ -96,7 +99,9 @@ export async function runSquawk(binary: string, inputs: readonly SquawkInput[]):
       files.set(file, input.id);
     });
     for (const inTransaction of [true, false]) {
-      const group = inputs.map((input, index) => ({ input, file: path.join(dir, `${index}.sql`) })).filter(({ input }) => input.inTransaction === inTransaction);
+      const group = inputs
+        .map((input, index) => ({ input, file: path.join(dir, `${index}.sql`) }))
+        .filter(({ input }) => input.inTransaction === inTransaction);
       if (group.length === 0) continue;
       const args = ['--reporter', 'json', ...(inTransaction ? ['--assume-in-transaction'] : []), ...group.map(({ file }) => file)];
       const output = await new Promise<string>((resolve) => {
@@ -128,7 +133,12 @@ export function parseSquawkJson(output: string): SquawkViolation[] {
   if (!Array.isArray(parsed)) return [];
   return parsed.filter(
     (item): item is SquawkViolation =>
-      !!item && typeof item === 'object' && typeof item.rule_name === 'string' && typeof item.message === 'string' && typeof item.line === 'number' && typeof item.column === 'number',
+      !!item &&
+      typeof item === 'object' &&
+      typeof item.rule_name === 'string' &&
+      typeof item.message === 'string' &&
+      typeof item.line === 'number' &&
+      typeof item.column === 'number',
   );
 }
 

@@ -65,7 +65,7 @@ export function parseDirective(comment: string): { ids: string[]; fileWide: bool
 /** Directives in the comments of a TS/JS file (only parsed when the file mentions `lint-ignore`). */
 export function scriptDirectives(file: string, text: string): Directive[] {
   if (!text.includes(MARKER)) return [];
-  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded only for files that need it.
+
   const ts = require('typescript') as typeof import('typescript');
   let source: import('typescript').SourceFile;
   try {
@@ -117,9 +117,21 @@ export function sqlDirectives(sql: MigrationSql): Directive[] {
       const parsed = parseDirective(comment.text);
       if (!parsed) continue;
       const at = lines(comment.start);
-      const statement = targetStatement(sql, 0, comment.start - offset, comment.end - offset, sql.text.slice(comment.start - (at.column - 1), comment.start).trim() !== '');
+      const statement = targetStatement(
+        sql,
+        0,
+        comment.start - offset,
+        comment.end - offset,
+        sql.text.slice(comment.start - (at.column - 1), comment.start).trim() !== '',
+      );
       const location = statement ? sql.locate(0, statement.start) : undefined;
-      directives.push({ ...parsed, line: at.line, column: at.column, targetKeys: statement ? [statement.key] : [], targetLines: location?.line ? [location.line] : [] });
+      directives.push({
+        ...parsed,
+        line: at.line,
+        column: at.column,
+        targetKeys: statement ? [statement.key] : [],
+        targetLines: location?.line ? [location.line] : [],
+      });
     }
     return directives;
   }

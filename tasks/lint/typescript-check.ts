@@ -53,7 +53,15 @@ export function typescript(): TS {
  */
 export function syntaxFindings(texts: ReadonlyMap<string, string>): Map<string, CompilerFinding[]> {
   const ts = typescript();
-  const options: CompilerOptions = { noLib: true, noResolve: true, types: [], allowJs: true, noEmit: true, target: ts.ScriptTarget.ESNext, moduleDetection: ts.ModuleDetectionKind.Force };
+  const options: CompilerOptions = {
+    noLib: true,
+    noResolve: true,
+    types: [],
+    allowJs: true,
+    noEmit: true,
+    target: ts.ScriptTarget.ESNext,
+    moduleDetection: ts.ModuleDetectionKind.Force,
+  };
   const host = ts.createCompilerHost(options);
   const readFile = host.readFile.bind(host);
   host.readFile = (file) => texts.get(file) ?? readFile(file);
@@ -193,7 +201,10 @@ function compilerOptions(ts: TS, projectDir: string): { options: CompilerOptions
   const parsed = ts.parseJsonConfigFileContent(config ?? {}, ts.sys, path.dirname(configFile), undefined, configFile);
   // A config that leaves module resolution to TypeScript's defaults (e.g. a solution-style tsconfig.json with only
   // references) would resolve as Node10, which cannot find node-pg-migrate's types: resolve as jiti does instead.
-  const resolution = parsed.options.module === undefined && parsed.options.moduleResolution === undefined ? { module: ts.ModuleKind.ESNext, moduleResolution: ts.ModuleResolutionKind.Bundler } : {};
+  const resolution =
+    parsed.options.module === undefined && parsed.options.moduleResolution === undefined
+      ? { module: ts.ModuleKind.ESNext, moduleResolution: ts.ModuleResolutionKind.Bundler }
+      : {};
   const options: CompilerOptions = { ...parsed.options, ...resolution, ...checkOptions(ts) };
   delete options.tsBuildInfoFile;
   return { options, declarations: parsed.fileNames.filter((file) => file.endsWith('.d.ts')) };
@@ -222,13 +233,16 @@ function diskVersion(file: string): string {
 
 function finding(ts: TS, kind: CompilerFinding['kind'], diagnostic: TsDiagnostic): CompilerFinding {
   const chain = ts.flattenDiagnosticMessageText(diagnostic.messageText, '\n');
-  const text = `TS${diagnostic.code}: ${chain.split('\n').map((part) => part.trim()).filter(Boolean).join(' ')}`;
+  const text = `TS${diagnostic.code}: ${chain
+    .split('\n')
+    .map((part) => part.trim())
+    .filter(Boolean)
+    .join(' ')}`;
   const severity = diagnostic.category === ts.DiagnosticCategory.Error ? 'error' : 'warning';
   if (!diagnostic.file || diagnostic.start === undefined) return { kind, text, severity };
   const { line, character } = diagnostic.file.getLineAndCharacterOfPosition(diagnostic.start);
   return { kind, text, severity, line: line + 1, column: character + 1 };
 }
-
 
 /**
  * Unused names (noUnusedLocals / noUnusedParameters: TS6133, TS6138, TS6192, TS6196, TS6198, TS6199, TS6205) are style

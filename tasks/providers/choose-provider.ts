@@ -24,7 +24,8 @@ export async function chooseProvider(settings: DatabaseSettings): Promise<Provid
     return { provider: PROVIDERS.external, reason: `KEEP_DB=1 and a database answers at ${redactUrl(settings.connection.url)}` };
   }
   const runtime = await detectContainerRuntime();
-  if (runtime.available) return { provider: PROVIDERS.docker, reason: `a container runtime answers (${runtime.description}); DB_PROVIDER=embedded uses local binaries instead` };
+  if (runtime.available)
+    return { provider: PROVIDERS.docker, reason: `a container runtime answers (${runtime.description}); DB_PROVIDER=embedded uses local binaries instead` };
   const extensions = await extensionChoice(settings);
   if (extensions?.pglite) return { provider: PROVIDERS.pglite, reason: `${runtime.reason}; ${extensions.reason}` };
   const note = extensions ? `; ${extensions.reason}` : '; using local PostgreSQL binaries';

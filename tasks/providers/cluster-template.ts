@@ -79,7 +79,10 @@ export function copyTemplate(template: ClusterTemplate, dataDir: string): Runnin
   const done = (async () => {
     const [top, databases, dirInfo, baseInfo] = await Promise.all([readdir(template.dataDir), readdir(base), stat(template.dataDir), stat(base)]);
     if (killed) throw new Error('the copy was stopped');
-    for (const [dir, info] of [[dataDir, dirInfo], [path.join(dataDir, 'base'), baseInfo]] as const) {
+    for (const [dir, info] of [
+      [dataDir, dirInfo],
+      [path.join(dataDir, 'base'), baseInfo],
+    ] as const) {
       mkdirSync(dir, { mode: info.mode & 0o777 });
       if (process.getuid?.() === 0) chownSync(dir, info.uid, info.gid);
     }

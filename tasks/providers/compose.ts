@@ -50,7 +50,10 @@ export const composeProvider: Provider = {
       });
     }
 
-    const target: ComposeTarget = { file, project: settings.provider.keepDb ? keptProjectName(settings.provider.projectDir) : `pgmt-${randomBytes(4).toString('hex')}` };
+    const target: ComposeTarget = {
+      file,
+      project: settings.provider.keepDb ? keptProjectName(settings.provider.projectDir) : `pgmt-${randomBytes(4).toString('hex')}`,
+    };
     const superPassword = randomBytes(24).toString('base64url');
     secrets.add(superPassword);
     const hide = (text: string) => redactSecrets(text, [superPassword, settings.connection.password]);
@@ -103,7 +106,6 @@ export const composeProvider: Provider = {
   },
 };
 
-
 /** `docker compose up --wait` for the service; retries on another free port when the one picked was taken meanwhile. */
 async function composeUp(target: ComposeTarget, settings: DatabaseSettings, superPassword: string, hide: (text: string) => string): Promise<number> {
   const fixedPort = settings.provider.keepDb && settings.connection.portGiven ? settings.connection.port : undefined;
@@ -111,7 +113,10 @@ async function composeUp(target: ComposeTarget, settings: DatabaseSettings, supe
     const port = fixedPort ?? (await freePort(HOST));
     const options = { env: composeEnv(settings, port, superPassword), cwd: workDir(target) };
     try {
-      await runDocker([...composeArgs(target), 'up', '--detach', '--wait', SERVICE], { ...options, timeoutMs: UP_TIMEOUT_MS + settings.provider.waitTimeoutMs });
+      await runDocker([...composeArgs(target), 'up', '--detach', '--wait', SERVICE], {
+        ...options,
+        timeoutMs: UP_TIMEOUT_MS + settings.provider.waitTimeoutMs,
+      });
     } catch (error) {
       const output = error instanceof DockerCommandError ? error.output : '';
       const portTaken = /port is already allocated|address already in use/i.test(output);
@@ -170,7 +175,13 @@ async function upError(
     return new TaskError(`${base}: ${detail}`, { hint: 'is Docker running? `docker info` must answer; or use DB_PROVIDER=embedded', cause: error });
   }
   const logs = await runDocker([...composeArgs(target), 'logs', '--no-color', '--tail', '10', SERVICE], { timeoutMs: 10_000, cwd: workDir(target) })
-    .then((text) => text.split('\n').map((line) => line.trimEnd()).filter(Boolean).slice(-10))
+    .then((text) =>
+      text
+        .split('\n')
+        .map((line) => line.trimEnd())
+        .filter(Boolean)
+        .slice(-10),
+    )
     .catch(() => [] as string[]);
   const logTail = logs.length > 0 ? `; its log ends:\n    ${hide(logs.join('\n    '))}` : '';
   return new TaskError(`${base}: ${detail}${logTail}`, {

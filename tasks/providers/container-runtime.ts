@@ -123,7 +123,12 @@ export function runDocker(args: readonly string[], { timeoutMs, env, cwd }: RunD
       const output = stderr.trim() || stdout.trim();
       if (error.code === 'ENOENT') reject(new DockerCommandError('the docker command was not found (is Docker installed and on PATH?)', '', { cause: error }));
       else if (error.killed) reject(new DockerCommandError(`\`${command}\` did not finish within ${timeoutMs / 1000} s`, output, { cause: error }));
-      else reject(new DockerCommandError(`\`${command}\` failed (exit ${error.code ?? error.signal}): ${lastLines(output, 3) || 'no output'}`, output, { cause: error }));
+      else
+        reject(
+          new DockerCommandError(`\`${command}\` failed (exit ${error.code ?? error.signal}): ${lastLines(output, 3) || 'no output'}`, output, {
+            cause: error,
+          }),
+        );
     });
   });
 }
@@ -150,13 +155,22 @@ export async function waitForServer(superuser: ConnectionParts, timeoutMs: numbe
 /** One line of an error for a parenthesis: a docker command's own first output line, else the message's first line. */
 export function shortCause(error: unknown, maxLength = 160): string {
   const text = error instanceof DockerCommandError && error.output ? error.output : messageOf(error);
-  const line = text.split('\n').map((part) => part.trim()).find(Boolean) ?? 'unknown error';
+  const line =
+    text
+      .split('\n')
+      .map((part) => part.trim())
+      .find(Boolean) ?? 'unknown error';
   return line.length > maxLength ? `${line.slice(0, maxLength - 1)}…` : line;
 }
 
 /** The last `count` non-empty lines of a command's output, joined with " / ". */
 export function lastLines(text: string, count: number): string {
-  return text.split('\n').map((line) => line.trim()).filter(Boolean).slice(-count).join(' / ');
+  return text
+    .split('\n')
+    .map((line) => line.trim())
+    .filter(Boolean)
+    .slice(-count)
+    .join(' / ');
 }
 
 /** The first 12 characters of a container id, as `docker ps` shows them. */

@@ -65,7 +65,9 @@ export const dockerProvider: Provider = {
     const id = state.containerId;
     const check = await detectContainerRuntime();
     if (!check.available) {
-      runtime.logger.warn(`Could not check the kept docker container ${shortContainerId(id)}: ${check.reason}; if it still exists, remove it with \`docker rm -f ${shortContainerId(id)}\``);
+      runtime.logger.warn(
+        `Could not check the kept docker container ${shortContainerId(id)}: ${check.reason}; if it still exists, remove it with \`docker rm -f ${shortContainerId(id)}\``,
+      );
       return undefined;
     }
     const status = await containerStatus(id);
@@ -81,7 +83,6 @@ export const dockerProvider: Provider = {
     return databaseHandle(state, description, () => removeContainer(id));
   },
 };
-
 
 /** The container, not yet started; it remembers its id as soon as the engine has created it. */
 async function buildContainer(settings: DatabaseSettings, superPassword: string) {

@@ -95,7 +95,8 @@ export const embeddedProvider: Provider = {
         if (cache) {
           // A template must be shut down cleanly (a copy of a running cluster would start in crash recovery).
           await stopProcess(server.pid);
-          if (await saveTemplate(cache, key, dataDir, superPassword)) logger.info(`Cached the prepared cluster for the next runs (${path.relative(settings.provider.projectDir, cache) || cache})`);
+          if (await saveTemplate(cache, key, dataDir, superPassword))
+            logger.info(`Cached the prepared cluster for the next runs (${path.relative(settings.provider.projectDir, cache) || cache})`);
           server = await launch(superPassword);
           timer.done('Template saved, server restarted');
         }
@@ -127,7 +128,6 @@ export const embeddedProvider: Provider = {
     return databaseHandle(state, `PostgreSQL on ${HOST}:${port} (embedded, kept, data in ${tempDir})`, () => stopAndRemove(pid, tempDir));
   },
 };
-
 
 /**
  * Copies the cached cluster into `dataDir`; returns its superuser password, or undefined when there is none (or the
@@ -188,7 +188,6 @@ async function stopAndRemove(pid: number | undefined, tempDir: string): Promise<
   // Retries: a write the start-up had in flight when the cleanup began may still land in the folder.
   await rm(tempDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
 }
-
 
 async function initCluster(
   binaries: PgBinaries,
@@ -277,12 +276,18 @@ async function startServer(
     const tail = logText.trim().split('\n').slice(-5).join('\n    ');
     if (portTaken) {
       throw new TaskError(`port ${port} on ${HOST} is already in use, so the database server could not start`, {
-        hint: fixedPort !== undefined ? 'set DB_PORT to a free port, or stop what is listening there (`gulp db:stop` if it is a kept database)' : 'run the command again',
+        hint:
+          fixedPort !== undefined
+            ? 'set DB_PORT to a free port, or stop what is listening there (`gulp db:stop` if it is a kept database)'
+            : 'run the command again',
       });
     }
-    throw new TaskError(`the database server did not ${exited ? 'stay up' : 'accept connections'} (${messageOf(ready.lastError)})${tail ? `; its log ends:\n    ${tail}` : ''}`, {
-      hint: exited ? 'fix what the log says, or pick other binaries with DB_PG_BIN' : 'raise DB_WAIT_TIMEOUT (or --timeout) on a slow machine',
-    });
+    throw new TaskError(
+      `the database server did not ${exited ? 'stay up' : 'accept connections'} (${messageOf(ready.lastError)})${tail ? `; its log ends:\n    ${tail}` : ''}`,
+      {
+        hint: exited ? 'fix what the log says, or pick other binaries with DB_PG_BIN' : 'raise DB_WAIT_TIMEOUT (or --timeout) on a slow machine',
+      },
+    );
   }
 }
 

@@ -34,7 +34,9 @@ export async function extensionChoice(settings: DatabaseSettings): Promise<Exten
     binaries = await findPgBinaries(settings.provider.pgBin, await serverIdentity(settings.provider.osUser), settings.provider.pgVersion);
   } catch (error) {
     if (!pgliteHasAll) return undefined;
-    const why = messageOf(error).split('\n  hint:')[0]!.replace(/\s*\n\s*(- )?/g, ' ');
+    const why = messageOf(error)
+      .split('\n  hint:')[0]!
+      .replace(/\s*\n\s*(- )?/g, ' ');
     return { pglite: true, reason: `the migrations need ${list(names)}, and no local PostgreSQL binaries are usable (${why}); using PGlite` };
   }
   const missing = await missingLocalExtensions(binaries, names);

@@ -69,11 +69,23 @@ interface PgliteServer {
 }
 
 function spawnServer(extensions: string[]): PgliteServer {
-  const child = spawn(process.execPath, ['-r', path.join(packageRoot(), 'loader', 'register-ts.cjs'), path.join(packageRoot(), 'postgres', 'pglite-server.ts'), '--host', HOST, '--extensions', extensions.join(',')], {
-    // Its own process group: a Ctrl-C in the terminal reaches only gulp, whose cleanup then ends the child.
-    detached: true,
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      '-r',
+      path.join(packageRoot(), 'loader', 'register-ts.cjs'),
+      path.join(packageRoot(), 'postgres', 'pglite-server.ts'),
+      '--host',
+      HOST,
+      '--extensions',
+      extensions.join(','),
+    ],
+    {
+      // Its own process group: a Ctrl-C in the terminal reaches only gulp, whose cleanup then ends the child.
+      detached: true,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    },
+  );
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const stderr: string[] = [];
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
@@ -133,7 +145,10 @@ function spawnServer(extensions: string[]): PgliteServer {
         child.ref();
         child.kill('SIGTERM');
         let timer: NodeJS.Timeout | undefined;
-        const late = await Promise.race([exited.then(() => false), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), STOP_GRACE_MS)))]);
+        const late = await Promise.race([
+          exited.then(() => false),
+          new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), STOP_GRACE_MS))),
+        ]);
         clearTimeout(timer);
         if (late) {
           child.kill('SIGKILL');
@@ -186,8 +201,12 @@ async function extensionsToLoad(settings: DatabaseSettings, logger: Logger): Pro
     else lacking.push(`${name} (${file})`);
   }
   if (lacking.length > 0) {
-    const pgvector = lacking.some((entry) => entry.startsWith('vector ')) ? ' (pgvector needs the package @electric-sql/pglite-pgvector: `npm install @electric-sql/pglite-pgvector`)' : '';
-    logger.warn(`PGlite here lacks extension ${lacking.join(', ')}: the migration that creates it will fail${pgvector}; DB_PROVIDER=docker with an image that has it would work`);
+    const pgvector = lacking.some((entry) => entry.startsWith('vector '))
+      ? ' (pgvector needs the package @electric-sql/pglite-pgvector: `npm install @electric-sql/pglite-pgvector`)'
+      : '';
+    logger.warn(
+      `PGlite here lacks extension ${lacking.join(', ')}: the migration that creates it will fail${pgvector}; DB_PROVIDER=docker with an image that has it would work`,
+    );
   }
   return [...wanted].filter((name) => name !== 'plpgsql');
 }
@@ -208,8 +227,7 @@ function cannotKeep(): TaskError {
   return new TaskError(
     'PGlite cannot keep a database running (KEEP_DB=1, db:start, watch --apply): its database lives in the memory of a child process that ends with this run',
     {
-      hint:
-        'run without KEEP_DB (`gulp migrate:local`), or keep a real server: DB_PROVIDER=embedded, or DB_PROVIDER=docker with DB_IMAGE=pgvector/pgvector:pg15 when the migrations need pgvector',
+      hint: 'run without KEEP_DB (`gulp migrate:local`), or keep a real server: DB_PROVIDER=embedded, or DB_PROVIDER=docker with DB_IMAGE=pgvector/pgvector:pg15 when the migrations need pgvector',
     },
   );
 }

@@ -13,7 +13,11 @@ export interface RunningCommand {
  * Runs a command (as `identity`, when given) in its own process group, so a Ctrl-C in the terminal reaches only gulp,
  * whose cleanup then ends it and waits for it before removing the files it writes.
  */
-export function runCommand(command: string, args: string[], { identity, cwd, env = process.env }: { identity?: OsIdentity; cwd?: string; env?: NodeJS.ProcessEnv } = {}): RunningCommand {
+export function runCommand(
+  command: string,
+  args: string[],
+  { identity, cwd, env = process.env }: { identity?: OsIdentity; cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): RunningCommand {
   const child = spawn(command, args, { ...(identity ? asIdentity(identity) : {}), cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env });
   let output = '';
   child.stdout!.on('data', (chunk) => (output += chunk));

@@ -6,7 +6,8 @@ import { TaskError, messageOf } from '../util/errors';
  * dotenv 17's own line pattern (node_modules/dotenv/lib/main.js, `LINE`): what it matches is a setting, anything else
  * it skips without a word. Kept identical so that what we call a skipped line is exactly what dotenv skips.
  */
-const DOTENV_LINE = /(?:^|^)\s*(?:export\s+)?([\w.-]+)(?:\s*=\s*?|:\s+?)(\s*'(?:\\'|[^'])*'|\s*"(?:\\"|[^"])*"|\s*`(?:\\`|[^`])*`|[^#\r\n]+)?\s*(?:#.*)?(?:$|$)/gm;
+const DOTENV_LINE =
+  /(?:^|^)\s*(?:export\s+)?([\w.-]+)(?:\s*=\s*?|:\s+?)(\s*'(?:\\'|[^'])*'|\s*"(?:\\"|[^"])*"|\s*`(?:\\`|[^`])*`|[^#\r\n]+)?\s*(?:#.*)?(?:$|$)/gm;
 
 /** The variables these tasks read: a value of theirs cut short at `#` is a problem; other tools' variables are not ours to judge. */
 const OUR_VARIABLE = /^(DATABASE_URL|DB_\w+|MIGRATIONS_\w+|KEEP_DB|COMPOSE_FILE)$/;
@@ -37,7 +38,9 @@ export function checkEnvFile(file: string, projectDir: string): string[] {
     const leading = /^\s*/.exec(setting)![0];
     const line = lineNumber(text, offset + leading.length);
     if (OUR_VARIABLE.test(name) && cutAtHash(setting.slice(leading.length), value)) {
-      problems.push(`${shown} line ${line}: the value of ${name} contains "#", which starts a comment when the value is not quoted, so ${name} would be read cut short there: put the value in quotes (${name}="…")`);
+      problems.push(
+        `${shown} line ${line}: the value of ${name} contains "#", which starts a comment when the value is not quoted, so ${name} would be read cut short there: put the value in quotes (${name}="…")`,
+      );
     }
     return setting.replace(/[^\n]/g, '');
   });

@@ -245,7 +245,10 @@ export function resolveSettings({
   const timeoutText = flags.timeout ?? get('DB_WAIT_TIMEOUT');
   let waitTimeoutSeconds = timeoutText === undefined ? defaults.waitTimeoutSeconds : Number(timeoutText);
   if (!(waitTimeoutSeconds > 0) || !Number.isFinite(waitTimeoutSeconds)) {
-    connectionProblems.add(fromFlag ? 'flag' : 'env', `${fromFlag ? '--timeout' : 'DB_WAIT_TIMEOUT'} must be a positive number of seconds, got "${timeoutText}"`);
+    connectionProblems.add(
+      fromFlag ? 'flag' : 'env',
+      `${fromFlag ? '--timeout' : 'DB_WAIT_TIMEOUT'} must be a positive number of seconds, got "${timeoutText}"`,
+    );
     waitTimeoutSeconds = defaults.waitTimeoutSeconds;
   }
   const waitTimeoutMs = Math.round(waitTimeoutSeconds * 1000);
@@ -267,12 +270,16 @@ export function resolveSettings({
     }
   }
   const pgVersion = get('DB_PG_VERSION');
-  if (pgVersion !== undefined && !/^\d+(\.\d+)?$/.test(pgVersion)) problems.env(`DB_PG_VERSION must be a PostgreSQL version such as 15 or 18.4, got "${pgVersion}"`);
+  if (pgVersion !== undefined && !/^\d+(\.\d+)?$/.test(pgVersion))
+    problems.env(`DB_PG_VERSION must be a PostgreSQL version such as 15 or 18.4, got "${pgVersion}"`);
   const migrationsDir = path.resolve(cwd, flags.migrationsDir ?? get('MIGRATIONS_DIR') ?? defaults.migrationsDir);
   if (migrates && !statSync(migrationsDir, { throwIfNoEntry: false })?.isDirectory()) {
     const kind = flags.migrationsDir !== undefined ? 'flag' : 'env';
     const problem = existsSync(migrationsDir) ? 'is a file, not a folder' : 'does not exist';
-    problems.add(kind, `migrations folder ${path.relative(cwd, migrationsDir) || migrationsDir}/ ${problem} (set MIGRATIONS_DIR or --migrations-dir to the folder that holds them)`);
+    problems.add(
+      kind,
+      `migrations folder ${path.relative(cwd, migrationsDir) || migrationsDir}/ ${problem} (set MIGRATIONS_DIR or --migrations-dir to the folder that holds them)`,
+    );
   }
 
   if (problems.size > 0) throw problems.toError(existsSync(envFile) ? envFile : undefined);

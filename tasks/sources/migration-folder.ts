@@ -78,7 +78,11 @@ function whySkipped(dir: string, file: string, names: ReadonlySet<string>, ignor
   const rollbackOf = /^(.*)\.down\.sql$/i.exec(file)?.[1];
   if (rollbackOf !== undefined && names.has(`${rollbackOf}.sql`)) {
     if (hasDownSection(path.join(dir, `${rollbackOf}.sql`))) {
-      return { reason: `not used: ${rollbackOf}.sql has its own "-- Down Migration" section, which wins (keep one of the two)`, blocksMigrate: false, rollback: true };
+      return {
+        reason: `not used: ${rollbackOf}.sql has its own "-- Down Migration" section, which wins (keep one of the two)`,
+        blocksMigrate: false,
+        rollback: true,
+      };
     }
     return { reason: `the rollback of ${rollbackOf}.sql`, blocksMigrate: false, rollback: true };
   }

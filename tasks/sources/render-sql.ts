@@ -91,7 +91,12 @@ export interface RenderMigrationsOptions extends LoadMigrationsOptions {
  * @example const [users] = await renderMigrations({ dir: 'migrations', direction: 'down', names: ['1732500002000_create_users'] })
  *          users.statements // ['DROP TRIGGER "users_set_updated_at" ON "users";', 'DROP TABLE "users";']
  */
-export async function renderMigrations({ direction, names, migrationsTable = DEFAULT_MIGRATIONS_TABLE, ...load }: RenderMigrationsOptions): Promise<RenderedMigration[]> {
+export async function renderMigrations({
+  direction,
+  names,
+  migrationsTable = DEFAULT_MIGRATIONS_TABLE,
+  ...load
+}: RenderMigrationsOptions): Promise<RenderedMigration[]> {
   const loaded = await loadMigrationFiles(load);
   const byName = new Map(loaded.map((migration) => [migration.name, migration]));
   const selected = (names ?? loaded.map((migration) => migration.name)).map((name) => {
@@ -100,7 +105,8 @@ export async function renderMigrations({ direction, names, migrationsTable = DEF
     return migration;
   });
   const rendered: RenderedMigration[] = [];
-  for (const migration of selected) rendered.push(await renderMigration(migration, { direction, migrationsTable, projectDir: load.projectDir, logger: load.logger }));
+  for (const migration of selected)
+    rendered.push(await renderMigration(migration, { direction, migrationsTable, projectDir: load.projectDir, logger: load.logger }));
   return rendered;
 }
 
@@ -108,7 +114,12 @@ export async function renderMigrations({ direction, names, migrationsTable = DEF
  * Loads every migration file of `dir` in node-pg-migrate's order, as its runner does (`loadMigrations`), one file at
  * a time so that a file that fails to load is named. Nothing is rendered yet.
  */
-export async function loadMigrationFiles({ dir, projectDir = process.cwd(), logger = SILENT, ignorePattern = DEFAULT_IGNORE_PATTERN }: LoadMigrationsOptions): Promise<LoadedMigration[]> {
+export async function loadMigrationFiles({
+  dir,
+  projectDir = process.cwd(),
+  logger = SILENT,
+  ignorePattern = DEFAULT_IGNORE_PATTERN,
+}: LoadMigrationsOptions): Promise<LoadedMigration[]> {
   const [{ getMigrationFilePaths }, { loadMigrationUnits }, migrationLoaderStrategies] = await Promise.all([
     import('node-pg-migrate/migration'),
     import('node-pg-migrate/migrationLoader'),
@@ -195,7 +206,10 @@ export async function renderMigration(
         });
   }
   const reversed = migration.down === migration.up;
-  const pgm: MigrationBuilder = new MigrationBuilder(database, loaded.shorthands as never, false, { ...quiet, info: (message: string) => logger.info(message) });
+  const pgm: MigrationBuilder = new MigrationBuilder(database, loaded.shorthands as never, false, {
+    ...quiet,
+    info: (message: string) => logger.info(message),
+  });
   const calls = reversed ? recordCalls(pgm.enableReverseMode()) : undefined;
 
   let failure: unknown;

@@ -41,7 +41,9 @@ export async function sqlLoaderStrategies(): Promise<MigrationLoaderStrategy[]> 
  */
 export function assertRollbacksExist(migrations: readonly { name: string; path: string }[], shownDir: string): void {
   // A missing file counts as having one: it is the runner's to report.
-  const missing = migrations.filter(({ path: file }) => path.extname(file).toLowerCase() === '.sql' && existsSync(file) && !hasDownSection(file) && !rollbackFileFor(file));
+  const missing = migrations.filter(
+    ({ path: file }) => path.extname(file).toLowerCase() === '.sql' && existsSync(file) && !hasDownSection(file) && !rollbackFileFor(file),
+  );
   if (missing.length === 0) return;
   const files = missing.map(({ path: file }) => `${shownDir}/${path.basename(file)}`);
   const [first] = missing;
@@ -49,6 +51,8 @@ export function assertRollbacksExist(migrations: readonly { name: string; path: 
   throw new TaskError(
     `${files.join(', ')} ${missing.length === 1 ? 'has' : 'have'} no rollback, so nothing was rolled back: no "-- Down Migration" section, ` +
       `and no ${shownDir}/${ROLLBACKS_FOLDER}/${base} or ${shownDir}/${first!.name}.down.sql`,
-    { hint: `write the SQL that undoes it in ${shownDir}/${ROLLBACKS_FOLDER}/${base} (or after a "-- Down Migration" line in the file), then run the command again` },
+    {
+      hint: `write the SQL that undoes it in ${shownDir}/${ROLLBACKS_FOLDER}/${base} (or after a "-- Down Migration" line in the file), then run the command again`,
+    },
   );
 }

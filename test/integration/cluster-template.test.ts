@@ -56,7 +56,10 @@ describe('embedded provider: the cached, pre-initialised cluster', function () {
     expect(row).to.deep.equal({ role: 'hub_owner', db: 'hub' });
     // The template's superuser password (the first run's) no longer opens the second server.
     expect(superPassword(second.database)).not.to.equal(superPassword(first.database));
-    const withTemplatePassword = second.database.superuserUrl!.replace(encodeURIComponent(superPassword(second.database)), encodeURIComponent(superPassword(first.database)));
+    const withTemplatePassword = second.database.superuserUrl!.replace(
+      encodeURIComponent(superPassword(second.database)),
+      encodeURIComponent(superPassword(first.database)),
+    );
     let code: string | undefined;
     await withClient(withTemplatePassword, async () => undefined).catch((error: { code?: string }) => (code = error.code));
     expect(code).to.equal('28P01');

@@ -69,7 +69,13 @@ describe('migrate:create and migrate:redo against a real server', function () {
   const schemaTables = async (url: string) => (await tableNames(url)).filter((name) => name !== CHECKSUM_TABLE);
   const migrationName = (file: string) => path.parse(file).name;
   /** Turns the template's commented example lines into code. */
-  const useExample = (file: string) => writeFileSync(file, readFileSync(file, 'utf8').replace(/^( *)\/\/ (pgm\.)/gm, '$1$2').replace(/^-- (CREATE|DROP) /gm, '$1 '));
+  const useExample = (file: string) =>
+    writeFileSync(
+      file,
+      readFileSync(file, 'utf8')
+        .replace(/^( *)\/\/ (pgm\.)/gm, '$1$2')
+        .replace(/^-- (CREATE|DROP) /gm, '$1 '),
+    );
   const editStarter = (project: TestProject, file: string, from: string, to: string) => {
     const target = path.join(project.migrationsDir, file);
     const text = readFileSync(target, 'utf8');
@@ -101,7 +107,10 @@ describe('migrate:create and migrate:redo against a real server', function () {
         await run('migrate', project, url);
         expect(await ledger(url)).to.deep.equal([migrationName(untouched), migrationName(example)]);
         expect(await schemaTables(url)).to.deep.equal(['example', 'pgmigrations']);
-        const columns = await query<{ column_name: string }>(url, "SELECT column_name FROM information_schema.columns WHERE table_name = 'example' ORDER BY ordinal_position");
+        const columns = await query<{ column_name: string }>(
+          url,
+          "SELECT column_name FROM information_schema.columns WHERE table_name = 'example' ORDER BY ordinal_position",
+        );
         expect(columns.map((row) => row.column_name)).to.deep.equal(['id', 'name']);
 
         const logger = await run('migrate', project, url, ['--direction', 'down', '--count', 'all']);
@@ -164,7 +173,12 @@ describe('migrate:create and migrate:redo against a real server', function () {
       const url = await server.freshDatabase('redo_two');
       await run('migrate', project, url);
       // Loaded once in this process already: redo must read the edited file, not jiti's cached copy.
-      editStarter(project, '1732500004000_create_tags.ts', "name: { type: 'text', notNull: true, unique: true },", "name: { type: 'text', notNull: true, unique: true },\n    color: { type: 'text', notNull: true, default: 'grey' },");
+      editStarter(
+        project,
+        '1732500004000_create_tags.ts',
+        "name: { type: 'text', notNull: true, unique: true },",
+        "name: { type: 'text', notNull: true, unique: true },\n    color: { type: 'text', notNull: true, default: 'grey' },",
+      );
 
       const logger = await run('redo', project, url, ['--count', '2']);
       expect(infoLines(logger)).to.deep.equal([
@@ -174,7 +188,10 @@ describe('migrate:create and migrate:redo against a real server', function () {
         'info:   ↑ 1732500004000_create_tags (N ms)',
         'info: Redid 2 migrations in N ms',
       ]);
-      const columns = await query<{ column_name: string }>(url, "SELECT column_name FROM information_schema.columns WHERE table_name = 'tags' ORDER BY ordinal_position");
+      const columns = await query<{ column_name: string }>(
+        url,
+        "SELECT column_name FROM information_schema.columns WHERE table_name = 'tags' ORDER BY ordinal_position",
+      );
       expect(columns.map((row) => row.column_name)).to.deep.equal(['id', 'name', 'color']);
       expect(await ledger(url)).to.deep.equal(STARTER);
       expect(await schemaTables(url)).to.deep.equal(['content', 'content_tags', 'pgmigrations', 'tags', 'users']);
@@ -198,7 +215,12 @@ describe('migrate:create and migrate:redo against a real server', function () {
       const project = newProject(true);
       const url = await server.freshDatabase('redo_up_fails');
       await run('migrate', project, url);
-      editStarter(project, '1732500004000_create_tags.ts', "pgm.createIndex('content_tags', 'tag_id');", "pgm.createIndex('content_tags', 'tag_id');\n  pgm.sql('SELECT no_such_column FROM tags');");
+      editStarter(
+        project,
+        '1732500004000_create_tags.ts',
+        "pgm.createIndex('content_tags', 'tag_id');",
+        "pgm.createIndex('content_tags', 'tag_id');\n  pgm.sql('SELECT no_such_column FROM tags');",
+      );
 
       const error = await runFailure('redo', project, url, ['--count', '2']);
       const lines = error.message.split('\n');
@@ -224,21 +246,33 @@ describe('migrate:create and migrate:redo against a real server', function () {
       const project = newProject(true);
       const url = await server.freshDatabase('redo_up_fails_each');
       await run('migrate', project, url);
-      editStarter(project, '1732500004000_create_tags.ts', "pgm.createIndex('content_tags', 'tag_id');", "pgm.createIndex('content_tags', 'tag_id');\n  pgm.sql('SELECT no_such_column FROM tags');");
+      editStarter(
+        project,
+        '1732500004000_create_tags.ts',
+        "pgm.createIndex('content_tags', 'tag_id');",
+        "pgm.createIndex('content_tags', 'tag_id');\n  pgm.sql('SELECT no_such_column FROM tags');",
+      );
 
       const error = await runFailure('redo', project, url, ['--count', '2', '--no-single-transaction']);
       expect(error.message.split('\n')[0]).to.equal(
         'migrate:redo rolled back 2 migrations but could not apply them again: 1732500004000_create_tags is not applied now (the rollback was committed before the re-apply started)',
       );
-      expect(error.hint).to.equal('fix the cause above, then run `gulp migrate --count 1` to apply it again (not migrate:redo: it would roll back the migrations before it)');
+      expect(error.hint).to.equal(
+        'fix the cause above, then run `gulp migrate --count 1` to apply it again (not migrate:redo: it would roll back the migrations before it)',
+      );
       expect(await ledger(url)).to.deep.equal(STARTER.slice(0, 4));
     });
 
-    it('when the rollback fails in one transaction, leaves everything applied and keeps the runner\'s error', async () => {
+    it("when the rollback fails in one transaction, leaves everything applied and keeps the runner's error", async () => {
       const project = newProject(true);
       const url = await server.freshDatabase('redo_down_fails');
       await run('migrate', project, url);
-      editStarter(project, '1732500003000_create_content.ts', 'export const down = (pgm: MigrationBuilder): void => {', "export const down = (pgm: MigrationBuilder): void => {\n  pgm.sql('DROP TABLE no_such_table');");
+      editStarter(
+        project,
+        '1732500003000_create_content.ts',
+        'export const down = (pgm: MigrationBuilder): void => {',
+        "export const down = (pgm: MigrationBuilder): void => {\n  pgm.sql('DROP TABLE no_such_table');",
+      );
 
       const error = await runFailure('redo', project, url, ['--count', '2']);
       expect(error.message).to.match(/^migration 1732500003000_create_content failed \(down\): table "no_such_table" does not exist\n/);
@@ -251,13 +285,20 @@ describe('migrate:create and migrate:redo against a real server', function () {
       const project = newProject(true);
       const url = await server.freshDatabase('redo_down_fails_each');
       await run('migrate', project, url);
-      editStarter(project, '1732500003000_create_content.ts', 'export const down = (pgm: MigrationBuilder): void => {', "export const down = (pgm: MigrationBuilder): void => {\n  pgm.sql('DROP TABLE no_such_table');");
+      editStarter(
+        project,
+        '1732500003000_create_content.ts',
+        'export const down = (pgm: MigrationBuilder): void => {',
+        "export const down = (pgm: MigrationBuilder): void => {\n  pgm.sql('DROP TABLE no_such_table');",
+      );
 
       const error = await runFailure('redo', project, url, ['--count', '2', '--no-single-transaction']);
       const lines = error.message.split('\n');
       expect(lines[0]).to.equal('migrate:redo stopped while rolling back: 1732500004000_create_tags is rolled back and not applied now');
       expect(lines[1]).to.equal('migration 1732500003000_create_content failed (down): table "no_such_table" does not exist');
-      expect(error.hint).to.equal('fix the cause above, then run `gulp migrate --count 1` to apply it again (not migrate:redo: it would roll back the migrations before it)');
+      expect(error.hint).to.equal(
+        'fix the cause above, then run `gulp migrate --count 1` to apply it again (not migrate:redo: it would roll back the migrations before it)',
+      );
       expect(await ledger(url)).to.deep.equal(STARTER.slice(0, 4));
     });
 

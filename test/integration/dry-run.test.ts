@@ -54,7 +54,11 @@ describe('migrate --dry-run against a real server', function () {
     throw new Error('expected the dry run to fail');
   }
   /** What the dry run printed after waitDb's "Database ready" line. */
-  const printed = (logger: RecordingLogger) => logger.lines.filter((line) => line.startsWith('info:')).slice(1).map((line) => line.slice('info: '.length));
+  const printed = (logger: RecordingLogger) =>
+    logger.lines
+      .filter((line) => line.startsWith('info:'))
+      .slice(1)
+      .map((line) => line.slice('info: '.length));
   const ledger = async (url: string) => (await query<{ name: string }>(url, 'SELECT name FROM pgmigrations ORDER BY run_on, id')).map((row) => row.name);
 
   /**
@@ -76,7 +80,10 @@ describe('migrate --dry-run against a real server', function () {
       return (async () => {
         try {
           seen.advisoryLocksDuring = await query(server.database.superuserUrl!, "SELECT pid, objid FROM pg_locks WHERE locktype = 'advisory'");
-          const [session] = await query<{ live: boolean }>(server.database.superuserUrl!, `SELECT count(*) = 1 AS live FROM pg_stat_activity WHERE pid = ${Number(pid)} AND xact_start IS NOT NULL`);
+          const [session] = await query<{ live: boolean }>(
+            server.database.superuserUrl!,
+            `SELECT count(*) = 1 AS live FROM pg_stat_activity WHERE pid = ${Number(pid)} AND xact_start IS NOT NULL`,
+          );
           seen.sessionSeen = session!.live;
         } finally {
           inside = false;
@@ -214,7 +221,9 @@ export const down = false;
       broken.writeFile('migrations/1732500005000_add_bio.ts', `export const up = (pgm) => {\n  pgm.addColumn('users', { bio: 'text' };\n};\n`);
       const url = await server.freshDatabase('dry_syntax');
       const error = await dryRunFailure(url, [], broken);
-      expect(error.message).to.match(/^could not load migration migrations\/1732500005000_add_bio\.ts: ParseError: Unexpected token, expected "," \S+\/migrations\/1732500005000_add_bio\.ts:2:40\n/);
+      expect(error.message).to.match(
+        /^could not load migration migrations\/1732500005000_add_bio\.ts: ParseError: Unexpected token, expected "," \S+\/migrations\/1732500005000_add_bio\.ts:2:40\n/,
+      );
       expect(error.hint).to.equal('fix migrations/1732500005000_add_bio.ts (a syntax error, or an import that fails or throws), then run the command again');
       expect(await tableNames(url)).to.deep.equal([]);
     });

@@ -127,7 +127,10 @@ describe('lint: the gulp plugin, gulp lint and the migrate pre-flight', function
 
     it('prints the findings grouped by file with a summary, and fails the gulp task with a PluginError on an error', async () => {
       const logger = createRecordingLogger();
-      const task = () => src('migrations/*', { cwd: broken.dir }).pipe(lintMigrations()).pipe(lintReport({ failOn: 'error', logger, color: false }));
+      const task = () =>
+        src('migrations/*', { cwd: broken.dir })
+          .pipe(lintMigrations())
+          .pipe(lintReport({ failOn: 'error', logger, color: false }));
       const error = await new Promise<unknown>((resolve) => series(task)((failure?: unknown) => resolve(failure)));
       expect(logger.lines).to.deep.equal([...badReport(broken), '2 errors in 1 file'].map((line) => `info: ${line}`));
       expect(error).to.be.instanceOf(PluginError);
@@ -136,16 +139,26 @@ describe('lint: the gulp plugin, gulp lint and the migrate pre-flight', function
     });
 
     it('completes the task with failOn "never", and on a clean folder', async () => {
-      for (const [project, failOn] of [[broken, 'never'], [clean, 'error']] as const) {
+      for (const [project, failOn] of [
+        [broken, 'never'],
+        [clean, 'error'],
+      ] as const) {
         const logger = createRecordingLogger();
-        const task = () => src('migrations/*', { cwd: project.dir }).pipe(lintMigrations()).pipe(lintReport({ failOn, logger, color: false }));
+        const task = () =>
+          src('migrations/*', { cwd: project.dir })
+            .pipe(lintMigrations())
+            .pipe(lintReport({ failOn, logger, color: false }));
         expect(await new Promise<unknown>((resolve) => series(task)((failure?: unknown) => resolve(failure)))).to.equal(undefined);
         expect(logger.lines.at(-1)).to.equal(project === clean ? 'info: No problems in 1 migration' : 'info: 2 errors in 1 file');
       }
     });
 
     it('refuses streamed contents with a PluginError', async () => {
-      const failure = await pipeline(src('migrations/*', { cwd: clean.dir, buffer: false }), lintMigrations(), new Writable({ objectMode: true, write: (_f, _e, done) => done() })).then(
+      const failure = await pipeline(
+        src('migrations/*', { cwd: clean.dir, buffer: false }),
+        lintMigrations(),
+        new Writable({ objectMode: true, write: (_f, _e, done) => done() }),
+      ).then(
         () => undefined,
         (error: unknown) => error,
       );
@@ -272,6 +285,7 @@ describe('lint: the gulp plugin, gulp lint and the migrate pre-flight', function
       if (!process.stdout.isTTY) expect((await lint(broken)).logger.text()).not.to.include(ESCAPE);
       const forced = (await lint(broken, [], { FORCE_COLOR: '1' })).logger.text();
       expect(forced).to.include(`${ESCAPE}31merror${ESCAPE}39m`);
+      // eslint-disable-next-line no-control-regex -- ANSI colour codes, which this test removes
       expect(forced.replace(/\u001B\[\d+m/g, '')).to.equal((await lint(broken, [], { NO_COLOR: '1' })).logger.text());
     });
   });
@@ -330,7 +344,7 @@ describe('lint: the gulp plugin, gulp lint and the migrate pre-flight', function
       const url = await server.freshDatabase('lint_skipped');
       const { error } = await migrateFailure(url, ['--no-lint']);
       expect(error.message).to.match(
-        /^could not load the migrations in migrations\/: Error loading migration files: ParseError: Unexpected token, expected ","\s+\S+\/migrations\/1000000000002_broken\.ts:4:38\n  hint: fix the file named above/,
+        /^could not load the migrations in migrations\/: Error loading migration files: ParseError: Unexpected token, expected ","\s+\S+\/migrations\/1000000000002_broken\.ts:4:38\n {2}hint: fix the file named above/,
       );
       expect(error.message).not.to.include('lint found');
     });

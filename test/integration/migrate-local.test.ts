@@ -87,7 +87,7 @@ describe('gulp migrate:local, end to end', function () {
     for (const run of [start, migrate, again]) expect(run.output).not.to.match(/local-secret|another-secret/);
   });
 
-  it('still tears down when a migration fails, and exits non-zero with the failing step\'s message', async () => {
+  it("still tears down when a migration fails, and exits non-zero with the failing step's message", async () => {
     project.addMigrations('failing');
     const run = await runGulp(['migrate:local'], { cwd: project.dir, env: EMBEDDED });
     expect(run.code).to.equal(1);
@@ -145,7 +145,10 @@ describe('gulp migrate:local, end to end', function () {
         if (run.code === 0) continue; // It finished before the signal landed: nothing to check.
         expect(run.signal, label).to.equal('SIGINT');
         expect(run.output, label).not.to.match(/errored|hint:|\n\s+at /);
-        expect(readdirSync(tmp).filter((name) => name.startsWith('pgmt-')), label).to.deep.equal([]);
+        expect(
+          readdirSync(tmp).filter((name) => name.startsWith('pgmt-')),
+          label,
+        ).to.deep.equal([]);
         expect(serverProcessesFor(tmp), label).to.deep.equal([]);
       } finally {
         rmSync(tmp, { recursive: true, force: true });

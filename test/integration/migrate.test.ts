@@ -89,7 +89,10 @@ describe('migrate against a real server', function () {
         `WITH u AS (INSERT INTO users (email, display_name) VALUES ('a@example.com', 'A') RETURNING id, updated_at)
          SELECT 1 FROM u`,
       ).then(() =>
-        query<{ changed: boolean }>(url, "UPDATE users SET display_name = 'B', updated_at = '2000-01-01' WHERE email = 'a@example.com' RETURNING updated_at > '2001-01-01' AS changed"),
+        query<{ changed: boolean }>(
+          url,
+          "UPDATE users SET display_name = 'B', updated_at = '2000-01-01' WHERE email = 'a@example.com' RETURNING updated_at > '2001-01-01' AS changed",
+        ),
       );
       expect(row).to.deep.equal({ changed: true });
     });
@@ -127,7 +130,7 @@ describe('migrate against a real server', function () {
   it('refuses a new migration older than the applied ones, naming both and the fix', async () => {
     const url = await server.freshDatabase('out_of_order');
     await migrate(url);
-    project.writeFile('migrations/1732400000000_late_arrival.ts', "export const up = () => undefined;\nexport const down = () => undefined;\n");
+    project.writeFile('migrations/1732400000000_late_arrival.ts', 'export const up = () => undefined;\nexport const down = () => undefined;\n');
     try {
       const error = await migrateFailure(url);
       expect(error.message).to.equal(
@@ -173,7 +176,7 @@ describe('migrate against a real server', function () {
     const started = performance.now();
     const error = await migrateFailure(wrong);
     expect(performance.now() - started).to.be.lessThan(5_000);
-    expect(error.message).to.match(/^password authentication failed for user "contentuser" at 127\.0\.0\.1:\d+\n  hint: check DB_PASSWORD/);
+    expect(error.message).to.match(/^password authentication failed for user "contentuser" at 127\.0\.0\.1:\d+\n {2}hint: check DB_PASSWORD/);
     expect(error.message).not.to.include('not-the-password');
   });
 

@@ -46,7 +46,9 @@ describe('server versions (DB_PG_VERSION)', function () {
     const identity = await serverIdentity('postgres');
     const error = await findPgBinaries(undefined, identity, '9').catch((caught: unknown) => caught);
     expect(error).to.be.instanceOf(TaskError);
-    expect((error as TaskError).message).to.match(new RegExp(`^DB_PG_VERSION=9, and the PostgreSQL binaries found here are ${newest.version.replace(/\./g, '\\.')} \\(`));
+    expect((error as TaskError).message).to.match(
+      new RegExp(`^DB_PG_VERSION=9, and the PostgreSQL binaries found here are ${newest.version.replace(/\./g, '\\.')} \\(`),
+    );
     expect((error as TaskError).hint).to.include('set DB_PG_VERSION to one of');
   });
 

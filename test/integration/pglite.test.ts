@@ -22,7 +22,8 @@ const PGLITE = { DB_PROVIDER: 'pglite' };
 const GUIDE = ['1732400000000_enable_extensions', '1732400001000_create_users', '1732400002000_create_content', '1732400003000_create_content_urls'];
 const LIMITS =
   /^PGlite 0\.5\.\d+ \(WASM PostgreSQL 1\d\.\d+\): one shared session — advisory locks do not exclude, credentials and the database name are ignored \(everything runs as postgres in database postgres\), nothing is kept after the run$/;
-const STARTED = /^Started PostgreSQL 1\d\.\d+ \(PGlite 0\.5\.\d+, WASM\) on 127\.0\.0\.1:(\d+), in memory, extensions vector, uuid-ossp, pg_trgm, pgcrypto in \d+ ms$/;
+const STARTED =
+  /^Started PostgreSQL 1\d\.\d+ \(PGlite 0\.5\.\d+, WASM\) on 127\.0\.0\.1:(\d+), in memory, extensions vector, uuid-ossp, pg_trgm, pgcrypto in \d+ ms$/;
 
 /** PIDs of PGlite server children of this process (the provider's child runs postgres/pglite-server.ts). */
 function pgliteChildren(): number[] {
@@ -101,13 +102,22 @@ describe('the pglite provider (PostgreSQL in WASM, with pgvector)', function () 
     it('says why it uses PGlite and what that means, in one line each', () => {
       const lines = infoLines(logger);
       expect(lines).to.include('Database provider: pglite (chosen by DB_PROVIDER)');
-      expect(lines.filter((line) => LIMITS.test(line)), logger.text()).to.have.length(1);
-      expect(lines.filter((line) => STARTED.test(line)), logger.text()).to.have.length(1);
+      expect(
+        lines.filter((line) => LIMITS.test(line)),
+        logger.text(),
+      ).to.have.length(1);
+      expect(
+        lines.filter((line) => STARTED.test(line)),
+        logger.text(),
+      ).to.have.length(1);
       expect(lines.find((line) => line.startsWith('Database ready:'))).to.match(/^Database ready: postgres@127\.0\.0\.1:\d+\/postgres \(\d+ ms\)$/);
     });
 
     it('applies the guide migrations: tables, extensions, uuid defaults, a vector search and a trigram search', async () => {
-      expect(infoLines(logger).map((line) => line.replace(/\d+ ms/g, 'N ms'))).to.include.members([...GUIDE.map((name) => `  ↑ ${name} (N ms)`), 'Applied 4 migrations in N ms']);
+      expect(infoLines(logger).map((line) => line.replace(/\d+ ms/g, 'N ms'))).to.include.members([
+        ...GUIDE.map((name) => `  ↑ ${name} (N ms)`),
+        'Applied 4 migrations in N ms',
+      ]);
       expect(await tableNames(url)).to.deep.equal(['content', 'content_urls', 'pgmigrations', 'pgmt_migration_checksums', 'users']);
       expect((await query<{ extname: string }>(url, 'SELECT extname FROM pg_extension ORDER BY 1')).map((row) => row.extname)).to.deep.equal([
         'pg_trgm',
@@ -150,7 +160,10 @@ describe('the pglite provider (PostgreSQL in WASM, with pgvector)', function () 
     expect(run.code, run.output).to.equal(0);
     const lines = run.output.split('\n').map((line) => line.replace(/^\[[\d:]+\] /, ''));
     expect(lines).to.include('Database provider: pglite (chosen by DB_PROVIDER)');
-    expect(lines.filter((line) => LIMITS.test(line)), run.output).to.have.length(1);
+    expect(
+      lines.filter((line) => LIMITS.test(line)),
+      run.output,
+    ).to.have.length(1);
     expect(run.output).to.match(/Applied 4 migrations in \d+ ms/);
     expect(run.output).to.match(/Stopped the pglite database and removed its files in \d+ ms/);
     const port = Number(lines.map((line) => STARTED.exec(line)?.[1]).find(Boolean));
@@ -159,9 +172,13 @@ describe('the pglite provider (PostgreSQL in WASM, with pgvector)', function () 
   });
 
   it('the child ends when its parent is killed (SIGKILL: no cleanup code runs)', async () => {
-    const parent = spawn(process.execPath, ['-r', path.join(REPO_ROOT, 'loader', 'register-ts.cjs'), path.join(REPO_ROOT, 'test', 'support', 'pglite-main.ts'), project.dir], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const parent = spawn(
+      process.execPath,
+      ['-r', path.join(REPO_ROOT, 'loader', 'register-ts.cjs'), path.join(REPO_ROOT, 'test', 'support', 'pglite-main.ts'), project.dir],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let output = '';
     parent.stdout.on('data', (chunk) => (output += chunk));
     parent.stderr.on('data', (chunk) => (output += chunk));

@@ -31,7 +31,9 @@ describe('privileges: migrations run as the application role; DB_MIGRATE_AS=supe
     expect(run.code).to.equal(1);
     expect(run.output).to.include(`migration ${MIGRATION} failed (up): permission denied to create role`);
     expect(run.output).to.include('The migrations run as the application role "contentuser", which may not do this.');
-    expect(run.output).to.include('hint: on a database these tasks start (migrate:local, migrate:verify), DB_MIGRATE_AS=superuser runs the migrations as its superuser');
+    expect(run.output).to.include(
+      'hint: on a database these tasks start (migrate:local, migrate:verify), DB_MIGRATE_AS=superuser runs the migrations as its superuser',
+    );
     expect(run.output).to.match(/Stopped the embedded database and removed its files/);
   });
 
@@ -58,7 +60,9 @@ describe('privileges: migrations run as the application role; DB_MIGRATE_AS=supe
   it('refuses DB_MIGRATE_AS=superuser against a database the tasks did not start', async () => {
     const run = await runGulp(['migrate'], { cwd: project.dir, env: { DATABASE_URL: 'postgresql://app:secret@127.0.0.1:1/app', DB_MIGRATE_AS: 'superuser' } });
     expect(run.code).to.equal(1);
-    expect(run.output).to.include('DB_MIGRATE_AS=superuser runs migrations as the superuser of a database these tasks start, and this run uses one it did not start');
+    expect(run.output).to.include(
+      'DB_MIGRATE_AS=superuser runs migrations as the superuser of a database these tasks start, and this run uses one it did not start',
+    );
     expect(run.output).not.to.include('Waiting for the database');
   });
 });

@@ -106,20 +106,36 @@ describe('schema snapshots of a real server', function () {
     expect(snapshot.columns['users.name']).to.deep.include({ type: 'character varying(100)', notNull: true, default: "''::character varying" });
     expect(snapshot.columns['users.name_length']!.generated).to.equal('length((name)::text) (stored)');
     expect(snapshot.columns['audit.log.id']!.default).to.equal("nextval('audit.log_id_seq'::regclass)");
-    expect(Object.keys(snapshot.constraints)).to.deep.equal(['log_pkey on audit.log', 'log_user_id_fkey on audit.log', 'users_email_key on users', 'users_pkey on users']);
+    expect(Object.keys(snapshot.constraints)).to.deep.equal([
+      'log_pkey on audit.log',
+      'log_user_id_fkey on audit.log',
+      'users_email_key on users',
+      'users_pkey on users',
+    ]);
     expect(snapshot.constraints['log_user_id_fkey on audit.log']!.definition).to.equal('FOREIGN KEY (user_id) REFERENCES users(id) ON DELETE CASCADE');
     // Indexes behind a primary key or unique constraint are that constraint.
     expect(snapshot.indexes).to.deep.equal({
-      'users_name_index on users': { on: 'users', name: 'users_name_index', definition: 'CREATE INDEX users_name_index ON public.users USING btree (lower((name)::text))' },
+      'users_name_index on users': {
+        on: 'users',
+        name: 'users_name_index',
+        definition: 'CREATE INDEX users_name_index ON public.users USING btree (lower((name)::text))',
+      },
     });
     expect(Object.keys(snapshot.triggers)).to.deep.equal(['users_set_updated_at on users']);
-    expect(snapshot.policies['own_rows on users']).to.deep.include({ command: 'SELECT', permissive: true, roles: ['public'], using: '((email)::text = CURRENT_USER)' });
+    expect(snapshot.policies['own_rows on users']).to.deep.include({
+      command: 'SELECT',
+      permissive: true,
+      roles: ['public'],
+      using: '((email)::text = CURRENT_USER)',
+    });
     expect(Object.keys(snapshot.sequences)).to.deep.equal(['audit.log_id_seq', 'invoice_numbers']);
     expect(snapshot.sequences['audit.log_id_seq']!.ownedBy).to.equal('audit.log.id');
     expect(snapshot.types.visibility!.labels).to.deep.equal(['public', 'draft', 'private']);
     expect(snapshot.types.email).to.deep.include({ baseType: 'text', notNull: true, constraints: ["email_check: CHECK (VALUE ~~ '%@%'::text)"] });
     expect(snapshot.types.money_pair!.attributes).to.deep.equal(['amount numeric(12,2)', 'currency character(3)']);
-    expect(snapshot.relations.visible_users!.definition).to.match(/SELECT (users\.)?id,\s+(users\.)?name\s+FROM users\s+WHERE (users\.)?visibility = 'public'::visibility;/);
+    expect(snapshot.relations.visible_users!.definition).to.match(
+      /SELECT (users\.)?id,\s+(users\.)?name\s+FROM users\s+WHERE (users\.)?visibility = 'public'::visibility;/,
+    );
     expect(Object.keys(snapshot.functions)).to.deep.equal(['set_updated_at()', 'total(integer)', 'touch(IN user_id integer)']);
   });
 

@@ -38,7 +38,9 @@ describe('plain SQL migrations with rollbacks in down/ (and <name>.down.sql), be
   }
   const ledger = async (url: string) => (await query<{ name: string }>(url, 'SELECT name FROM pgmigrations ORDER BY run_on, id')).map((row) => row.name);
   const extensions = async (url: string) =>
-    (await query<{ name: string }>(url, "SELECT extname AS name FROM pg_extension WHERE extname IN ('uuid-ossp', 'pg_trgm') ORDER BY 1")).map((row) => row.name);
+    (await query<{ name: string }>(url, "SELECT extname AS name FROM pg_extension WHERE extname IN ('uuid-ossp', 'pg_trgm') ORDER BY 1")).map(
+      (row) => row.name,
+    );
 
   it('up, down all, up: the rollbacks come from down/ and <name>.down.sql; other files are skipped with one notice', async () => {
     const url = await server.freshDatabase('sql_down_cycle');
@@ -85,7 +87,11 @@ describe('plain SQL migrations with rollbacks in down/ (and <name>.down.sql), be
     expect(ignored['down/']).to.deep.include({ blocksMigrate: false });
     expect(ignored['down/']!.reason).to.match(/^the rollbacks of \.sql migrations/);
     expect(ignored[`${LABELS}.down.sql`]).to.deep.equal({ file: `${LABELS}.down.sql`, reason: `the rollback of ${LABELS}.sql`, blocksMigrate: false });
-    expect(ignored['package.json']).to.deep.equal({ file: 'package.json', reason: 'not a migration (no numeric timestamp prefix): skipped', blocksMigrate: false });
+    expect(ignored['package.json']).to.deep.equal({
+      file: 'package.json',
+      reason: 'not a migration (no numeric timestamp prefix): skipped',
+      blocksMigrate: false,
+    });
   });
 
   it('refuses to roll back a .sql migration without any rollback before touching the database, naming both ways', async () => {
@@ -119,6 +125,8 @@ describe('plain SQL migrations with rollbacks in down/ (and <name>.down.sql), be
     writeFileSync(path.join(project.migrationsDir, '1732700003000_draft.sql'), 'CREATE TABLE draft (id int);\n');
     const logger = await run(url, ['migrate', '--ignore-pattern', '(?:\\..*|.*_draft\\.sql|.*\\.down\\.sql|README\\.md|package\\.json)']);
     expect(await ledger(url)).to.deep.equal([EXTENSIONS, DOCUMENTS, LABELS]);
-    expect(logger.text()).to.include('Skipped 5 entries of migrations/ that are not migrations: .eslintrc.js, 1732700002000_create_labels.down.sql, 1732700003000_draft.sql, README.md, package.json');
+    expect(logger.text()).to.include(
+      'Skipped 5 entries of migrations/ that are not migrations: .eslintrc.js, 1732700002000_create_labels.down.sql, 1732700003000_draft.sql, README.md, package.json',
+    );
   });
 });

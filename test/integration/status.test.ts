@@ -72,7 +72,16 @@ describe('migrate:status against a real server', function () {
   /** node-pg-migrate's own runner, as its CLI would run it: no checksums recorded. */
   async function runnerDirectly(url: string, project: TestProject, direction: 'up' | 'down'): Promise<void> {
     const { runner } = await import('node-pg-migrate');
-    await runner({ databaseUrl: url, dir: project.migrationsDir, migrationsTable: 'pgmigrations', direction, count: direction === 'up' ? Infinity : 1, singleTransaction: true, checkOrder: true, logger: SILENT });
+    await runner({
+      databaseUrl: url,
+      dir: project.migrationsDir,
+      migrationsTable: 'pgmigrations',
+      direction,
+      count: direction === 'up' ? Infinity : 1,
+      singleTransaction: true,
+      checkOrder: true,
+      logger: SILENT,
+    });
   }
   /** What migrate:status printed (not ensureEnv's debug line or waitDb's "Database ready"), with run times as <time>. */
   /** Each printed line, as `level: line`; the table comes as one multi-line message (one timestamp in gulp's log). */
@@ -81,12 +90,20 @@ describe('migrate:status against a real server', function () {
       .filter((line) => !line.startsWith('debug:') && !line.includes('Database ready'))
       .flatMap((message) => {
         const level = message.slice(0, message.indexOf(': ') + 2);
-        return message.slice(level.length).split('\n').map((line) => `${level}${line}`);
+        return message
+          .slice(level.length)
+          .split('\n')
+          .map((line) => `${level}${line}`);
       })
       .map((line) => line.replace(/\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC/g, '<time>'));
   const sha256 = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
   const recordedChecksums = async (url: string) =>
-    Object.fromEntries((await query<{ name: string; sha256: string }>(url, 'SELECT name, sha256 FROM pgmt_migration_checksums ORDER BY name')).map((row) => [row.name, row.sha256]));
+    Object.fromEntries(
+      (await query<{ name: string; sha256: string }>(url, 'SELECT name, sha256 FROM pgmt_migration_checksums ORDER BY name')).map((row) => [
+        row.name,
+        row.sha256,
+      ]),
+    );
 
   describe('a database that drifted from its folder', () => {
     let project: TestProject;
@@ -212,7 +229,9 @@ describe('migrate:status against a real server', function () {
 
       // The short name migrate:create was given works too, when it is unique.
       const run = await status(url, project, ['--accept', '--name', 'create_beta', '--json']);
-      expect(printed(run)).to.deep.equal([`info: Recorded the checksum of ${BETA} (edited after it was applied: its current content is now the accepted version)`]);
+      expect(printed(run)).to.deep.equal([
+        `info: Recorded the checksum of ${BETA} (edited after it was applied: its current content is now the accepted version)`,
+      ]);
       const document = JSON.parse(run.written) as StatusDocument;
       expect(document.accepted).to.deep.equal([BETA]);
       expect(document.migrations.find((row) => row.name === BETA)!.state).to.equal('applied');
@@ -270,7 +289,11 @@ describe('migrate:status against a real server', function () {
       await migrate(url, project, ['--direction', 'down']);
       expect(Object.keys(await recordedChecksums(url))).to.deep.equal([ALPHA, BETA, GAMMA]);
       const run = await status(url, project);
-      expect(printed(run).slice(-3)).to.deep.equal(['info:   pending       ' + DELTA, 'info: 3 applied, 1 pending', 'info: pending: `gulp migrate` applies them']);
+      expect(printed(run).slice(-3)).to.deep.equal([
+        'info:   pending       ' + DELTA,
+        'info: 3 applied, 1 pending',
+        'info: pending: `gulp migrate` applies them',
+      ]);
       expect(run.exitCodes).to.deep.equal([2]);
       await migrate(url, project);
       expect(Object.keys(await recordedChecksums(url))).to.deep.equal([ALPHA, BETA, GAMMA, DELTA]);
@@ -304,9 +327,12 @@ describe('migrate:status against a real server', function () {
     });
     after(() => project?.remove());
     const relations = async () =>
-      (await query<{ name: string }>(url, "SELECT relname AS name FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')")).map(
-        (row) => row.name,
-      );
+      (
+        await query<{ name: string }>(
+          url,
+          "SELECT relname AS name FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')",
+        )
+      ).map((row) => row.name);
 
     it('shows every file as pending (exit 1) and creates nothing, not even the ledger table', async () => {
       const run = await status(url, project);

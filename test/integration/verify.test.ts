@@ -25,7 +25,10 @@ describe('migrate:verify against a real server', function () {
   function projectWith(set: string, names?: string[]): TestProject {
     const project = createTestProject();
     projects.push(project);
-    project.addMigrations(set, names?.map((name) => `${name}.ts`));
+    project.addMigrations(
+      set,
+      names?.map((name) => `${name}.ts`),
+    );
     return project;
   }
 
@@ -141,11 +144,12 @@ export const down = (pgm: MigrationBuilder): void => {
       '1000000000005_irreversible: its down is disabled (`export const down = false`), so migrate:verify cannot roll it back\n' +
         '  hint: write a down for 1000000000005_irreversible that reverses its up (an irreversible migration cannot be verified), then run `gulp migrate:verify` again',
     );
-    project.writeFile('migrations/1000000000005_irreversible.ts', "export const up = (pgm: { sql(text: string): void }) => pgm.sql('CREATE TABLE archive (id integer)');\n");
-    const inferred = await verifyFailure(project, 'verify_no_down');
-    expect(inferred.error.message.split('\n')[0]).to.equal(
-      '1000000000005_irreversible: has no down, and node-pg-migrate cannot infer one from its up',
+    project.writeFile(
+      'migrations/1000000000005_irreversible.ts',
+      "export const up = (pgm: { sql(text: string): void }) => pgm.sql('CREATE TABLE archive (id integer)');\n",
     );
+    const inferred = await verifyFailure(project, 'verify_no_down');
+    expect(inferred.error.message.split('\n')[0]).to.equal('1000000000005_irreversible: has no down, and node-pg-migrate cannot infer one from its up');
   });
 
   it('verifies a migration that runs outside a transaction, warning about it once, not once per pass', async () => {
@@ -223,7 +227,10 @@ export const down = (pgm: MigrationBuilder): void => {
 
     it('a database where migrations are already applied', async () => {
       const { ctx } = await contextFor(project, { url });
-      await query(url, "CREATE TABLE pgmigrations (id serial PRIMARY KEY, name varchar(255) NOT NULL, run_on timestamp NOT NULL); INSERT INTO pgmigrations (name, run_on) VALUES ('x', now())");
+      await query(
+        url,
+        "CREATE TABLE pgmigrations (id serial PRIMARY KEY, name varchar(255) NOT NULL, run_on timestamp NOT NULL); INSERT INTO pgmigrations (name, run_on) VALUES ('x', now())",
+      );
       const error = await failureOf(createVerifyTask(ctx)());
       expect(error.message).to.equal(
         'migrate:verify needs an empty database, and this one already has 1 migration applied\n' +

@@ -24,7 +24,8 @@ function createTable(table: string, columns = ''): string {
 }
 
 /** The same migration cut off in the middle of its `up`, as an editor's first write of a large save may leave it. */
-const HALF_WRITTEN = "import type { MigrationBuilder } from 'node-pg-migrate';\n\nexport const up = (pgm: MigrationBuilder): void => {\n  pgm.createTable('halves', { id: { type: 'int";
+const HALF_WRITTEN =
+  "import type { MigrationBuilder } from 'node-pg-migrate';\n\nexport const up = (pgm: MigrationBuilder): void => {\n  pgm.createTable('halves', { id: { type: 'int";
 const SYNTAX_ERROR = createTable('broken').replace("  pgm.dropTable('broken');\n};", "  pgm.dropTable('broken');\n");
 
 describe('gulp watch on a real folder (gulp.watch, the linter)', function () {
@@ -97,15 +98,18 @@ describe('gulp watch --apply against a real server', function () {
   const file = (name: string) => path.join(project.migrationsDir, name);
   const ledger = async () => (await query<{ name: string }>(url, 'SELECT name FROM pgmigrations ORDER BY run_on, id')).map((row) => row.name);
   const columns = async (table: string) =>
-    (await query<{ name: string }>(url, `SELECT column_name AS name FROM information_schema.columns WHERE table_name = '${table}' ORDER BY ordinal_position`)).map(
-      (row) => row.name,
-    );
+    (
+      await query<{ name: string }>(url, `SELECT column_name AS name FROM information_schema.columns WHERE table_name = '${table}' ORDER BY ordinal_position`)
+    ).map((row) => row.name);
   /** Saves a migration and returns what the watcher printed for it, up to the line matching `until`. */
   async function save(name: string, content: string, until: RegExp): Promise<string[]> {
     const seen = run.lines().length;
     writeFileSync(file(name), content);
     await run.waitFor(until, seen);
-    return run.lines().slice(seen).map((line) => line.replace(/\d+ ms/g, 'N ms'));
+    return run
+      .lines()
+      .slice(seen)
+      .map((line) => line.replace(/\d+ ms/g, 'N ms'));
   }
 
   before(async () => {
@@ -176,7 +180,7 @@ describe('gulp watch --apply against a real server', function () {
   });
 
   it('prints a failing apply and keeps watching; the fixed file is applied', async () => {
-    const failing = createTable('gadgets').replace("} });\n};", "} });\n  pgm.sql('INSERT INTO no_such_table VALUES (1)');\n};");
+    const failing = createTable('gadgets').replace('} });\n};', "} });\n  pgm.sql('INSERT INTO no_such_table VALUES (1)');\n};");
     const lines = await save('1732600002000_create_gadgets.ts', failing, /^error:/);
     expect(lines.at(-1)).to.match(
       /^error: ✗ migration 1732600002000_create_gadgets failed \(up\): relation "no_such_table" does not exist\n[\s\S]*\n {2}hint: fix 1732600002000_create_gadgets in migrations\/, then save the file again\n {2}\(still watching\)$/,
@@ -207,7 +211,9 @@ describe('gulp watch --apply against a real server', function () {
   it('holds back an untouched migrate:create template, and applies it once its up does something', async () => {
     await save('1732600003000_create_broken.ts', createTable('broken'), /Applied|✗/);
     const held = await save('1732600004000_create_sprockets.ts', renderMigrationTemplate('ts', 'create_sprockets'), /Not applied yet|Applied|✗/);
-    expect(held.at(-1)).to.equal('info: Not applied yet: 1732600004000_create_sprockets renders no SQL (an untouched template?); it is applied once its up does something');
+    expect(held.at(-1)).to.equal(
+      'info: Not applied yet: 1732600004000_create_sprockets renders no SQL (an untouched template?); it is applied once its up does something',
+    );
     expect(await ledger()).to.have.length(4);
     const applied = await save('1732600004000_create_sprockets.ts', createTable('sprockets'), /Applied|✗/);
     expect(applied.at(-1)).to.equal('info: Applied 1 migration in N ms');
@@ -222,14 +228,20 @@ describe('gulp watch --apply with pending migrations that have lint errors', fun
   let run: WatchRun;
   const file = (name: string) => path.join(project.migrationsDir, name);
   const ledger = async () => (await query<{ name: string }>(url, 'SELECT name FROM pgmigrations ORDER BY run_on, id')).map((row) => row.name);
-  const shown = (from = 0) => run.lines().slice(from).map((line) => line.replace(/\d+ ms/g, 'N ms'));
+  const shown = (from = 0) =>
+    run
+      .lines()
+      .slice(from)
+      .map((line) => line.replace(/\d+ ms/g, 'N ms'));
   /** An index on authors (created by an earlier migration), built the blocking way or concurrently. */
   const indexAuthors = (concurrently: boolean) =>
     [
       "import type { MigrationBuilder } from 'node-pg-migrate';",
       '',
       'export const up = (pgm: MigrationBuilder): void => {',
-      ...(concurrently ? ['  pgm.noTransaction();', "  pgm.createIndex('authors', 'id', { name: 'authors_id_index', concurrently: true });"] : ["  pgm.createIndex('authors', 'id', { name: 'authors_id_index' });"]),
+      ...(concurrently
+        ? ['  pgm.noTransaction();', "  pgm.createIndex('authors', 'id', { name: 'authors_id_index', concurrently: true });"]
+        : ["  pgm.createIndex('authors', 'id', { name: 'authors_id_index' });"]),
       '};',
       '',
       'export const down = (pgm: MigrationBuilder): void => {',
@@ -267,7 +279,9 @@ describe('gulp watch --apply with pending migrations that have lint errors', fun
       'info:   ↑ 1732600000000_create_authors (N ms)',
       'info: Applied 1 migration in N ms',
     ]);
-    expect(lines[5]).to.match(/^error: ✗ 1732600001000_index_authors\.ts: 1 error \(N ms\)\n {2}4:3 {2}error {2}CREATE INDEX without CONCURRENTLY .* {2}create-index-not-concurrently\n/);
+    expect(lines[5]).to.match(
+      /^error: ✗ 1732600001000_index_authors\.ts: 1 error \(N ms\)\n {2}4:3 {2}error {2}CREATE INDEX without CONCURRENTLY .* {2}create-index-not-concurrently\n/,
+    );
     expect(lines.slice(6)).to.deep.equal([
       'warn: Not applied: 1732600001000_index_authors has lint errors, and the 1 pending migration after it waits for it: fix it and save it to apply it',
     ]);
@@ -323,11 +337,15 @@ describe('gulp watch and Ctrl-C (a process of its own)', function () {
 
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     it(`${signal} closes the watcher and ends the process by the signal, without a stack trace`, async () => {
-      const child = spawn(process.execPath, ['-r', path.join(REPO_ROOT, 'loader', 'register-ts.cjs'), path.join(REPO_ROOT, 'test', 'support', 'watch-main.ts'), project.dir], {
-        cwd: REPO_ROOT,
-        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NO_COLOR: '1' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
+      const child = spawn(
+        process.execPath,
+        ['-r', path.join(REPO_ROOT, 'loader', 'register-ts.cjs'), path.join(REPO_ROOT, 'test', 'support', 'watch-main.ts'), project.dir],
+        {
+          cwd: REPO_ROOT,
+          env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NO_COLOR: '1' },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
       let output = '';
       child.stdout.on('data', (chunk) => (output += chunk));
       child.stderr.on('data', (chunk) => (output += chunk));

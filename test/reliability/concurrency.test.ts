@@ -68,7 +68,9 @@ describe('concurrent runs', function () {
     /** Each migration exactly once in the ledger (and in the checksum table), in order. */
     async function expectAppliedOnce(url: string): Promise<void> {
       const rows = await query<{ name: string; rows: string }>(url, 'SELECT name, count(*) AS rows FROM pgmigrations GROUP BY name ORDER BY min(id)');
-      const names = readdirSync(project.migrationsDir).map((file) => path.parse(file).name).sort();
+      const names = readdirSync(project.migrationsDir)
+        .map((file) => path.parse(file).name)
+        .sort();
       expect(rows).to.deep.equal(names.map((name) => ({ name, rows: '1' })));
       expect(await query(url, 'SELECT count(*)::int AS n FROM pgmt_migration_checksums')).to.deep.equal([{ n: MIGRATION_COUNT }]);
     }
@@ -79,7 +81,11 @@ describe('concurrent runs', function () {
       const url = await gatedDatabase('eight_wait');
       const runs = startAll(url, ['--lock-mode', 'wait', '--timeout', '90']);
       // One run holds the run lock and waits at the gate; the seven others wait for the run lock.
-      await until('one run at the gate and seven waiting for it', async () => (await waitingFor(url, 'relation')) === 1 && (await waitingFor(url, 'advisory')) === RUNS - 1, runs);
+      await until(
+        'one run at the gate and seven waiting for it',
+        async () => (await waitingFor(url, 'relation')) === 1 && (await waitingFor(url, 'advisory')) === RUNS - 1,
+        runs,
+      );
       await gate!.query('ROLLBACK');
       const results = await Promise.all(runs.map((run) => run.done));
       for (const result of results) expect(result.code, result.output).to.equal(0);
@@ -99,7 +105,11 @@ describe('concurrent runs', function () {
       const runs = startAll(url, []);
       const finished: GulpRun[] = [];
       for (const run of runs) void run.done.then((result) => finished.push(result));
-      await until('seven runs refused while one waits at the gate', async () => finished.length === RUNS - 1 && (await waitingFor(url, 'relation')) === 1, runs);
+      await until(
+        'seven runs refused while one waits at the gate',
+        async () => finished.length === RUNS - 1 && (await waitingFor(url, 'relation')) === 1,
+        runs,
+      );
       await gate!.query('ROLLBACK');
       const results = await Promise.all(runs.map((run) => run.done));
       const winners = results.filter(applied);

@@ -39,7 +39,9 @@ describe('checkEnvFile', () => {
 
   it('names the lines dotenv skips, counting lines after a multi-line value, without showing them', () => {
     const problems = check(['CERT="a', 'b"', 'DB_PASSWORD hunter2', 'DB_HOST=x', '=oops', 'just words', ''].join('\r\n'));
-    expect(problems).to.deep.equal(['.env: lines 3, 5, 6 are not NAME=value, a comment or blank, and would be ignored (the line is not shown: it may hold a secret)']);
+    expect(problems).to.deep.equal([
+      '.env: lines 3, 5, 6 are not NAME=value, a comment or blank, and would be ignored (the line is not shown: it may hold a secret)',
+    ]);
     expect(dotenv.parse(['DB_PASSWORD hunter2', '=oops', 'just words'].join('\n'))).to.deep.equal({});
   });
 

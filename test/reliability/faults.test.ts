@@ -65,7 +65,10 @@ describe('faults', function () {
       await createMigrateTask(ctx)();
     }
     async function failure(url: string, argv: string[]): Promise<TaskError> {
-      const error = await migrate(url, argv).then(() => undefined, (caught: unknown) => caught);
+      const error = await migrate(url, argv).then(
+        () => undefined,
+        (caught: unknown) => caught,
+      );
       expect(error, 'the run should have failed').to.be.instanceOf(TaskError);
       return error as TaskError;
     }
@@ -99,7 +102,9 @@ describe('faults', function () {
       const after = await state(url);
       expect(after.ledger).to.deep.equal(BATCH.slice(0, 5));
       expect(after).to.deep.equal(await state(reference));
-      expect(await query(url, "SELECT to_regclass('order_notes') AS notes, to_regproc('touch_updated_at') AS touch")).to.deep.equal([{ notes: null, touch: null }]);
+      expect(await query(url, "SELECT to_regclass('order_notes') AS notes, to_regproc('touch_updated_at') AS touch")).to.deep.equal([
+        { notes: null, touch: null },
+      ]);
     });
   });
 
@@ -202,7 +207,7 @@ describe('faults', function () {
       );
     });
 
-    it('DB_PG_BIN names binaries the server\'s OS user may not run', async function () {
+    it("DB_PG_BIN names binaries the server's OS user may not run", async function () {
       if (process.getuid?.() !== 0) this.skip();
       const real = await findPgBinaries(undefined, await serverIdentity('postgres'));
       const locked = path.join(tmp, 'locked-bin');
@@ -229,7 +234,10 @@ describe('faults', function () {
     // With that fixed, gulp-cli itself refuses before any task runs (it cannot cache its v8flags file in TMPDIR); the
     // embedded provider's own message for such a TMPDIR is tested in-process below.
     it('TMPDIR where no folder can be created (/proc): refused at once, no hang', async () => {
-      const run = await finished(startGulp(['migrate:local'], { cwd: project.dir, env: { DB_PROVIDER: 'embedded', TMPDIR: '/proc' } }), 'migrate:local with TMPDIR=/proc');
+      const run = await finished(
+        startGulp(['migrate:local'], { cwd: project.dir, env: { DB_PROVIDER: 'embedded', TMPDIR: '/proc' } }),
+        'migrate:local with TMPDIR=/proc',
+      );
       expect(run.code, run.output).to.equal(1);
       expect(run.output).to.include('Unable to cache a config file for v8flags');
       expect(run.output).to.include('TEMP=/path/to/temp');
@@ -237,7 +245,7 @@ describe('faults', function () {
 
     // Pending until embedded.ts creates its temp dir with tasks/providers/private-temp-dir.ts (see the report): today
     // this ends in "the database server did not stay up (connect ECONNREFUSED …) … could not access directory".
-    it('TMPDIR the server\'s OS user cannot traverse (mode 0500): says which folder and what to do', async function () {
+    it("TMPDIR the server's OS user cannot traverse (mode 0500): says which folder and what to do", async function () {
       if (process.getuid?.() !== 0) this.skip();
       chmodSync(tmp, 0o500);
       await refused(
@@ -283,7 +291,7 @@ describe('faults', function () {
       expect(refusal(path.join(tmp, 'missing')).message).to.match(/: no such folder, or folders cannot be created there \(ENOENT\)\n/);
     });
 
-    it('as root: a TMPDIR the server\'s user cannot traverse names the folder, and leaves nothing', async function () {
+    it("as root: a TMPDIR the server's user cannot traverse names the folder, and leaves nothing", async function () {
       if (process.getuid?.() !== 0) this.skip();
       chmodSync(tmp, 0o500);
       const identity = await serverIdentity('postgres');
@@ -294,7 +302,7 @@ describe('faults', function () {
       expect(readdirSync(tmp)).to.deep.equal([]);
     });
 
-    it('as root: a traversable TMPDIR gives a 0700 dir owned by the server\'s user', async function () {
+    it("as root: a traversable TMPDIR gives a 0700 dir owned by the server's user", async function () {
       if (process.getuid?.() !== 0) this.skip();
       const identity = await serverIdentity('postgres');
       const dir = makePrivateTempDir(identity, tmp);

@@ -89,7 +89,9 @@ describe('hostile and malformed input: each a real gulp process', function () {
 
   async function snapshot(url: string): Promise<{ tables: string[]; ledger: string[] }> {
     const tables = await tableNames(url);
-    const ledger = tables.includes('pgmigrations') ? (await query<{ name: string }>(url, 'SELECT name FROM pgmigrations ORDER BY id')).map((row) => row.name) : [];
+    const ledger = tables.includes('pgmigrations')
+      ? (await query<{ name: string }>(url, 'SELECT name FROM pgmigrations ORDER BY id')).map((row) => row.name)
+      : [];
     return { tables, ledger };
   }
 
@@ -437,7 +439,8 @@ describe('hostile and malformed input: each a real gulp process', function () {
   });
 
   describe('the .env file', () => {
-    const envHint = '  hint: fix .env: one NAME=value per line (comments start with #; quote a value that contains # or spaces, see .env.example); then run the command again';
+    const envHint =
+      '  hint: fix .env: one NAME=value per line (comments start with #; quote a value that contains # or spaces, see .env.example); then run the command again';
 
     it('with lines dotenv would skip without a word', async () => {
       const project = projectWithPending();
@@ -451,7 +454,10 @@ describe('hostile and malformed input: each a real gulp process', function () {
 
     it('with an unquoted password containing #, which dotenv would cut short', async () => {
       const project = projectWithPending();
-      project.writeFile('.env', ['DB_HOST=127.0.0.1', `DB_PORT=${port}`, 'DB_NAME=hostile_target', `DB_USER=${ROLE}`, `DB_PASSWORD=${PASSWORD}`, ''].join('\n'));
+      project.writeFile(
+        '.env',
+        ['DB_HOST=127.0.0.1', `DB_PORT=${port}`, 'DB_NAME=hostile_target', `DB_USER=${ROLE}`, `DB_PASSWORD=${PASSWORD}`, ''].join('\n'),
+      );
       await expectRefused('.env # in an unquoted value', {
         args: ['migrate'],
         project,
@@ -518,7 +524,10 @@ describe('hostile and malformed input: each a real gulp process', function () {
       const url = await createDatabase('hostile_positive_env');
       const project = newProject();
       project.addMigrations('starter');
-      project.writeFile('.env', ['DB_HOST=127.0.0.1', `DB_PORT=${port}`, 'DB_NAME=hostile_positive_env', `DB_USER=${ROLE}`, `DB_PASSWORD="${PASSWORD}"`, ''].join('\n'));
+      project.writeFile(
+        '.env',
+        ['DB_HOST=127.0.0.1', `DB_PORT=${port}`, 'DB_NAME=hostile_positive_env', `DB_USER=${ROLE}`, `DB_PASSWORD="${PASSWORD}"`, ''].join('\n'),
+      );
       const run = await gulp('positive: .env', ['migrate'], project);
       expect(run.code, run.output).to.equal(0);
       expect(run.output).to.match(/Applied 5 migrations in \d+ ms/);

@@ -112,7 +112,11 @@ describe('interrupted runs', function () {
       expect(run.signal ?? run.code, run.output).to.equal(signal);
 
       // Ctrl-C cancels the statement at once; after SIGKILL the server notices the lost client within a second.
-      const sleeping = async () => query<{ n: number }>(kept.superuserUrl!, "SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60)%' AND pid <> pg_backend_pid()");
+      const sleeping = async () =>
+        query<{ n: number }>(
+          kept.superuserUrl!,
+          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60)%' AND pid <> pg_backend_pid()",
+        );
       for (let waited = 0; (await sleeping())[0]!.n > 0; waited += 100) {
         if (waited > 5_000) throw new Error('the interrupted migration is still running on the server');
         await sleep(100);

@@ -64,7 +64,12 @@ describe('locks and timeouts (real server)', function () {
     await (task === 'redo' ? createRedoTask(ctx) : createMigrateTask(ctx))();
     return logger;
   }
-  async function failure(task: 'migrate' | 'redo', url: string, argv: string[] = [], env: Record<string, string> = {}): Promise<{ error: TaskError; logger: RecordingLogger }> {
+  async function failure(
+    task: 'migrate' | 'redo',
+    url: string,
+    argv: string[] = [],
+    env: Record<string, string> = {},
+  ): Promise<{ error: TaskError; logger: RecordingLogger }> {
     const logger = createRecordingLogger();
     const ctx = createContext({ logger, env: { DATABASE_URL: url, ...env }, argv: [task === 'redo' ? 'migrate:redo' : 'migrate', ...argv], cwd: project.dir });
     try {
@@ -214,7 +219,9 @@ describe('locks and timeouts (real server)', function () {
           'Single transaction: the whole run was rolled back; the database is as it was before.\n' +
           '  hint: make 1200000000002_backfill_slowly faster (or split it), or raise --statement-timeout; then run the command again',
       );
-      expect(await query(url, "SELECT to_regclass('accounts') AS accounts, to_regclass('backfill') AS backfill")).to.deep.equal([{ accounts: null, backfill: null }]);
+      expect(await query(url, "SELECT to_regclass('accounts') AS accounts, to_regclass('backfill') AS backfill")).to.deep.equal([
+        { accounts: null, backfill: null },
+      ]);
       expect(await ledger(url)).to.deep.equal([]);
     });
   });
@@ -268,7 +275,11 @@ describe('locks and timeouts (real server)', function () {
       }
       await holder.release();
       const logger = await waiting;
-      expect(logger.lines.filter((line) => /Waiting for another|other migration run finished/.test(line)).map((line) => steady(line).replace(/waited \d+ ms/, 'waited N ms'))).to.deep.equal([
+      expect(
+        logger.lines
+          .filter((line) => /Waiting for another|other migration run finished/.test(line))
+          .map((line) => steady(line).replace(/waited \d+ ms/, 'waited N ms')),
+      ).to.deep.equal([
         `info: Waiting for another migration run on this database to finish (PID ${holder.pid} (psql-left-open, user contentuser, idle in transaction for N; last query: SELECT pg_advisory_lock(${RUN_LOCK_ID}))); giving up after 30 s`,
         'info: The other migration run finished: continuing (waited N ms)',
       ]);

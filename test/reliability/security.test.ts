@@ -50,7 +50,10 @@ describe('security', function () {
         'SELECT type, auth_method, error FROM pg_hba_file_rules ORDER BY rule_number',
       );
       expect(rules.length).to.be.greaterThan(0);
-      expect(rules.filter((rule) => rule.auth_method !== 'scram-sha-256' || rule.error !== null), 'rules that let a connection in without a scram password').to.deep.equal([]);
+      expect(
+        rules.filter((rule) => rule.auth_method !== 'scram-sha-256' || rule.error !== null),
+        'rules that let a connection in without a scram password',
+      ).to.deep.equal([]);
       expect(rules.map((rule) => rule.type)).to.include.members(['local', 'host']);
       const stored = await query<{ rolname: string; scram: boolean }>(
         server.database.superuserUrl!,
@@ -76,7 +79,9 @@ describe('security', function () {
 
     it("puts no password on the server's command lines or in its log", () => {
       const { tempDir, pid } = server.database.keptState!;
-      const children = spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
+      const children = spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' })
+        .stdout.split('\n')
+        .filter(Boolean);
       const commandLines = [String(pid), ...children].map((each) => readFileSync(`/proc/${each}/cmdline`, 'utf8').replaceAll('\0', ' '));
       const log = readFileSync(path.join(tempDir!, 'server.log'), 'utf8');
       for (const password of [app.password, superuser.password]) {
@@ -94,7 +99,12 @@ describe('security', function () {
   it('writes the kept-database record (it holds passwords) private: folder 0700, file 0600', async () => {
     const project = mkdtempSync(path.join(os.tmpdir(), 'security-kept-'));
     try {
-      await writeKeptState(project, { provider: 'embedded', url: 'postgresql://a:b@127.0.0.1:1/c', superuserUrl: 'postgresql://d:e@127.0.0.1:1/f', startedAt: '' });
+      await writeKeptState(project, {
+        provider: 'embedded',
+        url: 'postgresql://a:b@127.0.0.1:1/c',
+        superuserUrl: 'postgresql://d:e@127.0.0.1:1/f',
+        startedAt: '',
+      });
       const file = keptStatePath(project);
       expect((statSync(path.dirname(file)).mode & 0o777).toString(8)).to.equal('700');
       expect((statSync(file).mode & 0o777).toString(8)).to.equal('600');
@@ -146,7 +156,7 @@ async function connectError(url: string): Promise<string | undefined> {
 function listeningAddresses(port: number): string[] {
   const addresses: string[] = [];
   for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    let text = '';
+    let text: string;
     try {
       text = readFileSync(table, 'utf8');
     } catch {
@@ -164,6 +174,10 @@ function listeningAddresses(port: number): string[] {
 /** /proc/net/tcp writes addresses as little-endian 32-bit hex words. */
 function decodeAddress(hex: string): string {
   const words = hex.match(/.{8}/g)!.map((word) => word.match(/../g)!.reverse().join(''));
-  if (words.length === 1) return words[0]!.match(/../g)!.map((byte) => parseInt(byte, 16)).join('.');
+  if (words.length === 1)
+    return words[0]!
+      .match(/../g)!
+      .map((byte) => parseInt(byte, 16))
+      .join('.');
   return words.join('').match(/.{4}/g)!.join(':');
 }

@@ -45,13 +45,17 @@ export async function tableNames(url: string): Promise<string[]> {
 
 /** PIDs of running postgres processes whose command line mentions `marker` (e.g. a temp dir). */
 export function serverProcessesFor(marker: string): number[] {
-  let output = '';
+  let output: string;
   try {
     output = execFileSync('pgrep', ['-f', marker], { encoding: 'utf8' });
   } catch {
     return [];
   }
-  return output.split('\n').filter(Boolean).map(Number).filter((pid) => pid !== process.pid);
+  return output
+    .split('\n')
+    .filter(Boolean)
+    .map(Number)
+    .filter((pid) => pid !== process.pid);
 }
 
 /** The temp dir an embedded server reported in its "Started … data in /tmp/pgmt-…" line. */
@@ -60,4 +64,3 @@ export function dataDirFromOutput(output: string): string {
   if (!match) throw new Error(`no "data in" line in the output:\n${output}`);
   return match[1]!;
 }
-

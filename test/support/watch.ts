@@ -32,7 +32,10 @@ export function startWatch({
   env = {},
   prepare,
   ...options
-}: { cwd: string; argv?: string[]; env?: Record<string, string>; prepare?: (ctx: TaskContext) => void } & Omit<WatchTaskOptions, 'signal' | 'handleSignals'>): WatchRun {
+}: { cwd: string; argv?: string[]; env?: Record<string, string>; prepare?: (ctx: TaskContext) => void } & Omit<
+  WatchTaskOptions,
+  'signal' | 'handleSignals'
+>): WatchRun {
   const logger = createRecordingLogger();
   const ctx = createContext({ logger, env: { NO_COLOR: '1', ...env }, argv: ['watch', ...argv], cwd });
   prepare?.(ctx);
@@ -40,7 +43,10 @@ export function startWatch({
   let ended = false;
   let failure: unknown;
   // The watch command's steps (ensureEnv, and with --apply startDb and waitDb), its own step with the test's options.
-  const steps = COMMANDS.watch.steps({ ...stepFactories(ctx), watch: () => createWatchTask(ctx, { ...options, signal: controller.signal, handleSignals: false }) });
+  const steps = COMMANDS.watch.steps({
+    ...stepFactories(ctx),
+    watch: () => createWatchTask(ctx, { ...options, signal: controller.signal, handleSignals: false }),
+  });
   const done = runSteps(ctx, { name: 'watch', description: COMMANDS.watch.description, steps });
   done.then(
     () => (ended = true),
@@ -58,7 +64,9 @@ export function startWatch({
     async waitFor(pattern, from = 0) {
       const started = Date.now();
       for (;;) {
-        const line = lines().slice(from).find((candidate) => pattern.test(candidate));
+        const line = lines()
+          .slice(from)
+          .find((candidate) => pattern.test(candidate));
         if (line !== undefined) return line;
         if (ended || Date.now() - started > WAIT_LIMIT_MS) {
           const why = ended ? `the task ended${failure ? ` with ${String(failure)}` : ''}` : `none within ${WAIT_LIMIT_MS} ms`;

@@ -3,8 +3,20 @@ import type { BenchCase } from '../../bench/harness/case';
 import { caseResult, formatReport, type ResultsDocument } from '../../bench/harness/report';
 import { median, pairwiseRatios, percentile, summarize } from '../../bench/harness/stats';
 
-const ratioCase: BenchCase = { id: 'ratio-case', number: 1, title: 'a ratio case', goal: { kind: 'ratio', max: 0.7 }, run: async () => Promise.reject(new Error('not run')) };
-const msCase: BenchCase = { id: 'ms-case', number: 4, title: 'an absolute case', goal: { kind: 'ms', max: 150 }, run: async () => Promise.reject(new Error('not run')) };
+const ratioCase: BenchCase = {
+  id: 'ratio-case',
+  number: 1,
+  title: 'a ratio case',
+  goal: { kind: 'ratio', max: 0.7 },
+  run: async () => Promise.reject(new Error('not run')),
+};
+const msCase: BenchCase = {
+  id: 'ms-case',
+  number: 4,
+  title: 'an absolute case',
+  goal: { kind: 'ms', max: 150 },
+  run: async () => Promise.reject(new Error('not run')),
+};
 
 describe('bench statistics', () => {
   it('takes the middle value of an odd count and the mean of the two middle values of an even one, whatever the order', () => {
@@ -56,7 +68,12 @@ describe('bench results', () => {
   });
 
   it('judges an absolute goal by the candidate median, with no ratio when there is no baseline', () => {
-    const result = caseResult({ status: 'measured', benchCase: msCase, durationMs: 1, measurement: { candidate: { label: 'saves', warmUp: [], samples: [40, 160, 50] } } });
+    const result = caseResult({
+      status: 'measured',
+      benchCase: msCase,
+      durationMs: 1,
+      measurement: { candidate: { label: 'saves', warmUp: [], samples: [40, 160, 50] } },
+    });
     expect(result.baseline).to.equal(null);
     expect(result.ratio).to.equal(null);
     expect(result.value).to.equal(50);
@@ -64,7 +81,12 @@ describe('bench results', () => {
   });
 
   it('writes the same keys, in the same order, for a case that was not available', () => {
-    const measured = caseResult({ status: 'measured', benchCase: msCase, durationMs: 1, measurement: { candidate: { label: 'saves', warmUp: [], samples: [40] } } });
+    const measured = caseResult({
+      status: 'measured',
+      benchCase: msCase,
+      durationMs: 1,
+      measurement: { candidate: { label: 'saves', warmUp: [], samples: [40] } },
+    });
     const missing = caseResult({ status: 'not available', benchCase: msCase, durationMs: 1, reason: 'no `gulp watch` task' });
     expect(Object.keys(missing)).to.deep.equal(Object.keys(measured));
     expect(missing).to.include({ status: 'not available', reason: 'no `gulp watch` task', value: null, met: null, candidate: null });
@@ -77,10 +99,26 @@ describe('bench results', () => {
       command: 'npm run bench',
       units: { time: 'ms', ratio: 'candidate / baseline' },
       settings: { pairs: 5, warmUpRuns: 1 },
-      machine: { cpuModel: 'CPU', cores: 2, totalMemoryMiB: 2_048, os: 'Linux', kernel: 'Linux 6', arch: 'x64', node: 'v20', postgres: null, gitCommit: null, loadAverageAtStart: [0.5, 0.4, 0.3] },
+      machine: {
+        cpuModel: 'CPU',
+        cores: 2,
+        totalMemoryMiB: 2_048,
+        os: 'Linux',
+        kernel: 'Linux 6',
+        arch: 'x64',
+        node: 'v20',
+        postgres: null,
+        gitCommit: null,
+        loadAverageAtStart: [0.5, 0.4, 0.3],
+      },
       cases: [
         caseResult({ status: 'not available', benchCase: ratioCase, durationMs: 1, reason: 'no psql for the baseline' }),
-        caseResult({ status: 'measured', benchCase: msCase, durationMs: 1, measurement: { candidate: { label: 'saves', warmUp: [], samples: [40, 45, 1_500] } } }),
+        caseResult({
+          status: 'measured',
+          benchCase: msCase,
+          durationMs: 1,
+          measurement: { candidate: { label: 'saves', warmUp: [], samples: [40, 45, 1_500] } },
+        }),
       ],
     };
     const lines = formatReport(document).split('\n');

@@ -42,7 +42,10 @@ describe('withTeardown', () => {
   });
 
   it('reports a teardown failure when the body succeeded', async () => {
-    const task = withTeardown(async () => undefined, async () => Promise.reject(new Error('could not stop')));
+    const task = withTeardown(
+      async () => undefined,
+      async () => Promise.reject(new Error('could not stop')),
+    );
     let failure: unknown;
     await task().catch((error) => (failure = error));
     expect((failure as Error).message).to.equal('could not stop');

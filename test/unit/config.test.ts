@@ -10,8 +10,7 @@ describe('resolveSettings', () => {
   beforeEach(() => (cwd = mkdtempSync(path.join(os.tmpdir(), 'pgmt-config-'))));
   afterEach(() => rmSync(cwd, { recursive: true, force: true }));
 
-  const resolve = (env: Record<string, string>, argv: string[] = [], startsDatabase = false) =>
-    resolveSettings({ env, argv, cwd, startsDatabase });
+  const resolve = (env: Record<string, string>, argv: string[] = [], startsDatabase = false) => resolveSettings({ env, argv, cwd, startsDatabase });
   /** The parts of the connection (host, port, database, user, password). */
   const partsOf = ({ host, port, database, user, password }: ConnectionSettings) => ({ host, port, database, user, password });
   const failure = (env: Record<string, string>, argv: string[] = [], startsDatabase = false): TaskError => {
@@ -124,7 +123,9 @@ describe('resolveSettings', () => {
       ].join('\n'),
     );
     expect(failure(parts, ['--frobnicate']).message).to.match(/^unknown flag --frobnicate\n/);
-    expect(() => resolve(parts, ['migrate', '--cwd', '/tmp', '--gulpfile', 'g.ts', '-LLLL', '--no-color', '--continue', '--no-single-transaction'])).not.to.throw();
+    expect(() =>
+      resolve(parts, ['migrate', '--cwd', '/tmp', '--gulpfile', 'g.ts', '-LLLL', '--no-color', '--continue', '--no-single-transaction']),
+    ).not.to.throw();
   });
 
   it('rejects a flag of ours that the running task does not take, listing the ones it does', () => {

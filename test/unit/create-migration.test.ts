@@ -41,7 +41,9 @@ describe('migrate:create', () => {
 
     it('rejects an empty or blank name', () => {
       for (const name of ['', '   ']) {
-        expect(failure(() => checkMigrationName(name)).message).to.match(/^the migration name is empty\n  hint: run `gulp migrate:create --name add_new_table`/);
+        expect(failure(() => checkMigrationName(name)).message).to.match(
+          /^the migration name is empty\n {2}hint: run `gulp migrate:create --name add_new_table`/,
+        );
       }
     });
 
@@ -78,7 +80,9 @@ describe('migrate:create', () => {
         'the migration name "_private" is not safe in a file name or a shell command: it must start with a letter or digit, not "_"\n' +
           '  hint: use only letters, digits, _ and -, starting with a letter or digit: --name private',
       );
-      expect(failure(() => checkMigrationName(';;;')).hint).to.equal('use only letters, digits, _ and -, starting with a letter or digit: --name add_new_table');
+      expect(failure(() => checkMigrationName(';;;')).hint).to.equal(
+        'use only letters, digits, _ and -, starting with a letter or digit: --name add_new_table',
+      );
     });
 
     it('suggests accents dropped for letters outside ASCII', () => {
@@ -125,7 +129,12 @@ describe('migrate:create', () => {
     });
 
     it('orders 17-digit prefixes as UTC dates and short ones as numbers, like node-pg-migrate', () => {
-      expect(parseMigrationFileName('20260101000000005_utc.js')).to.deep.equal({ file: '20260101000000005_utc.js', prefix: '20260101000000005', order: NOW + 5, name: 'utc' });
+      expect(parseMigrationFileName('20260101000000005_utc.js')).to.deep.equal({
+        file: '20260101000000005_utc.js',
+        prefix: '20260101000000005',
+        order: NOW + 5,
+        name: 'utc',
+      });
       expect(nextPrefix(newestMigration(files('0001_first.sql', '20260101000000005_utc.js')), NOW)).to.equal(String(NOW + 6));
       expect(parseMigrationFileName('README.md')).to.equal(undefined);
     });

@@ -28,7 +28,13 @@ describe('parseDuration', () => {
 
   it('formats durations for messages', () => {
     expect([500, 1_000, 1_500, 30_000, 90_000, 120_000, 7_200_000].map(formatDuration)).to.deep.equal([
-      '500 ms', '1 s', '1.5 s', '30 s', '90 s', '2 min', '2 h',
+      '500 ms',
+      '1 s',
+      '1.5 s',
+      '30 s',
+      '90 s',
+      '2 min',
+      '2 h',
     ]);
   });
 });
@@ -45,7 +51,12 @@ describe('resolveSettings: lock flags', () => {
   };
 
   it('defaults: no timeouts set (the server decides), lock mode fail', () => {
-    expect(pick([])).to.deep.equal({ lockTimeoutMs: undefined, statementTimeoutMs: undefined, timeoutSources: { lockTimeout: undefined, statementTimeout: undefined }, lockMode: 'fail' });
+    expect(pick([])).to.deep.equal({
+      lockTimeoutMs: undefined,
+      statementTimeoutMs: undefined,
+      timeoutSources: { lockTimeout: undefined, statementTimeout: undefined },
+      lockMode: 'fail',
+    });
   });
 
   it('reads the flags, and the variables when a flag is not given (the flag wins)', () => {

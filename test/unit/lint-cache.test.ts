@@ -9,7 +9,9 @@ import { REPO_ROOT } from '../support/project';
 
 /** `name: line:column severity rule-id` per finding, file by file. */
 const brief = (results: FileLintResult[]) =>
-  results.flatMap(({ file, diagnostics }) => diagnostics.map((diagnostic) => `${path.basename(file)}: ${diagnostic.line}:${diagnostic.column} ${diagnostic.severity} ${diagnostic.ruleId}`));
+  results.flatMap(({ file, diagnostics }) =>
+    diagnostics.map((diagnostic) => `${path.basename(file)}: ${diagnostic.line}:${diagnostic.column} ${diagnostic.severity} ${diagnostic.ruleId}`),
+  );
 
 describe('the lint cache (each unchanged file linted once)', () => {
   let dir: string;
@@ -46,7 +48,10 @@ describe('the lint cache (each unchanged file linted once)', () => {
   it('gives a second run the same results without loading, rendering or parsing any file again', async () => {
     write('1000000000001_drop_users.ts', "  pgm.dropTable('users');");
     write('1000000000002_index_email.ts', "  pgm.createIndex('accounts', 'email');");
-    writeFileSync(path.join(migrationsDir, '1000000000003_rename.sql'), '-- Up Migration\nALTER TABLE accounts RENAME TO customers;\n\n-- Down Migration\nALTER TABLE customers RENAME TO accounts;\n');
+    writeFileSync(
+      path.join(migrationsDir, '1000000000003_rename.sql'),
+      '-- Up Migration\nALTER TABLE accounts RENAME TO customers;\n\n-- Down Migration\nALTER TABLE customers RENAME TO accounts;\n',
+    );
     const first = await lint();
     expect(brief(first)).to.deep.equal([
       '1000000000001_drop_users.ts: 5:3 warning drop-table',
@@ -63,7 +68,10 @@ describe('the lint cache (each unchanged file linted once)', () => {
 
   it('loads neither the TypeScript compiler, nor the SQL parser, nor a migration when every file is a hit', async () => {
     const ts = path.join(migrationsDir, '1000000000001_typed.ts');
-    writeFileSync(ts, "import type { MigrationBuilder } from 'node-pg-migrate';\n\nexport const up = (pgm: MigrationBuilder): void => {\n  pgm.dropTable(42);\n};\n\nexport const down = false;\n");
+    writeFileSync(
+      ts,
+      "import type { MigrationBuilder } from 'node-pg-migrate';\n\nexport const up = (pgm: MigrationBuilder): void => {\n  pgm.dropTable(42);\n};\n\nexport const down = false;\n",
+    );
     writeFileSync(path.join(migrationsDir, '1000000000002_rename.sql'), '-- Up Migration\nALTER TABLE a RENAME TO b;\n');
     const typed = await lint({ typeCheck: true });
     const syntax = await lint({ typeCheck: false });
@@ -81,7 +89,12 @@ describe('the lint cache (each unchanged file linted once)', () => {
     const child = spawnSync(process.execPath, ['-r', path.join(REPO_ROOT, 'loader', 'register-ts.cjs'), '-e', script], { cwd: dir, encoding: 'utf8' });
     expect(child.stderr).to.equal('');
     const fresh = JSON.parse(child.stdout) as { typed: FileLintResult[]; syntax: FileLintResult[]; loaded: string[] };
-    expect(brief(typed)).to.deep.equal(['1000000000001_typed.ts: 4:3 warning drop-table', '1000000000001_typed.ts: 4:17 error type-error', '1000000000002_rename.sql: 1:1 info missing-rollback', '1000000000002_rename.sql: 2:1 warning rename-table']);
+    expect(brief(typed)).to.deep.equal([
+      '1000000000001_typed.ts: 4:3 warning drop-table',
+      '1000000000001_typed.ts: 4:17 error type-error',
+      '1000000000002_rename.sql: 1:1 info missing-rollback',
+      '1000000000002_rename.sql: 2:1 warning rename-table',
+    ]);
     expect(fresh.typed).to.deep.equal(typed);
     expect(fresh.syntax).to.deep.equal(syntax);
     expect(fresh.loaded).to.deep.equal([]);
@@ -121,7 +134,7 @@ describe('the lint cache (each unchanged file linted once)', () => {
     expect(indexFiles()).to.have.length(2);
   });
 
-  it("lints type-checked files again when tsconfig.json or a global declaration file it includes changes", async () => {
+  it('lints type-checked files again when tsconfig.json or a global declaration file it includes changes', async () => {
     mkdirSync(path.join(dir, 'types'));
     const globals = path.join(dir, 'types', 'globals.d.ts');
     writeFileSync(globals, 'interface AuditSettings { table: number }\n');
@@ -129,13 +142,23 @@ describe('the lint cache (each unchanged file linted once)', () => {
       writeFileSync(
         path.join(dir, 'tsconfig.json'),
         JSON.stringify({
-          compilerOptions: { strict, module: 'esnext', moduleResolution: 'bundler', skipLibCheck: true, types: ['node'], typeRoots: [path.join(REPO_ROOT, 'node_modules', '@types')] },
+          compilerOptions: {
+            strict,
+            module: 'esnext',
+            moduleResolution: 'bundler',
+            skipLibCheck: true,
+            types: ['node'],
+            typeRoots: [path.join(REPO_ROOT, 'node_modules', '@types')],
+          },
           include: ['types', 'migrations'],
         }),
       );
     tsconfig(true);
     write('1000000000001_audit.ts', "  const audit: AuditSettings = { table: 'audit' };\n  pgm.dropTable(audit.table);");
-    const typeErrors = async () => (await lint({ typeCheck: true }))[0]!.diagnostics.filter((diagnostic) => diagnostic.ruleId === 'type-error').map((diagnostic) => `${diagnostic.line}:${diagnostic.column}`);
+    const typeErrors = async () =>
+      (await lint({ typeCheck: true }))[0]!.diagnostics
+        .filter((diagnostic) => diagnostic.ruleId === 'type-error')
+        .map((diagnostic) => `${diagnostic.line}:${diagnostic.column}`);
     expect(await typeErrors()).to.deep.equal(['5:34']);
     expect(await typeErrors()).to.deep.equal(['5:34']);
     expect(loads()).to.deep.equal(['1000000000001_audit.ts']);
@@ -161,7 +184,11 @@ describe('the lint cache (each unchanged file linted once)', () => {
     expect(loads()).to.deep.equal(['1000000000001_first.ts', '1000000000002_shorthands.ts', '1000000000003_codes.ts']);
 
     write('1000000000002_shorthands.ts', '  return undefined;', { after: "export const shorthands = { code: { type: 'text', notNull: true } };\n" });
-    expect(brief(await lint())).to.deep.equal(['1000000000001_first.ts: 5:3 warning drop-table', '1000000000004_rename.sql: 1:1 info missing-rollback', '1000000000004_rename.sql: 2:1 warning rename-table']);
+    expect(brief(await lint())).to.deep.equal([
+      '1000000000001_first.ts: 5:3 warning drop-table',
+      '1000000000004_rename.sql: 1:1 info missing-rollback',
+      '1000000000004_rename.sql: 2:1 warning rename-table',
+    ]);
     expect(loads().slice(3)).to.deep.equal(['1000000000002_shorthands.ts', '1000000000003_codes.ts']);
 
     // Neither editing a file that exports no shorthands nor adding a file invalidates the others. (The new file is
@@ -191,9 +218,10 @@ describe('the lint cache (each unchanged file linted once)', () => {
     writeFileSync(path.join(dir, 'lib', 'audit.ts'), "export const dropAudit = (pgm: any, table: string) => pgm.dropColumns(table, ['audit']);\n");
     write('1000000000001_helper.ts', "  dropAudit(pgm, 'users');", { imports: "import { dropAudit } from '../lib/audit';" });
     write('1000000000002_plain.ts', "  pgm.dropTable('plain');");
-    const rules = (results: FileLintResult[]) => results.flatMap(({ file, diagnostics }) => diagnostics.map((diagnostic) => `${path.basename(file)}: ${diagnostic.line} ${diagnostic.ruleId}`));
+    const rules = (results: FileLintResult[]) =>
+      results.flatMap(({ file, diagnostics }) => diagnostics.map((diagnostic) => `${path.basename(file)}: ${diagnostic.line} ${diagnostic.ruleId}`));
     expect(rules(await lint())).to.deep.equal(['1000000000001_helper.ts: 5 drop-column', '1000000000002_plain.ts: 5 drop-table']);
-    writeFileSync(path.join(dir, 'lib', 'audit.ts'), "export const dropAudit = (pgm: any, table: string) => pgm.renameTable(table, `old_${table}`);\n");
+    writeFileSync(path.join(dir, 'lib', 'audit.ts'), 'export const dropAudit = (pgm: any, table: string) => pgm.renameTable(table, `old_${table}`);\n');
     expect(rules(await lint())).to.deep.equal(['1000000000001_helper.ts: 5 rename-table', '1000000000002_plain.ts: 5 drop-table']);
     expect(loads()).to.deep.equal(['1000000000001_helper.ts', '1000000000002_plain.ts', '1000000000001_helper.ts']);
   });
@@ -264,7 +292,9 @@ describe('the lint cache (each unchanged file linted once)', () => {
     expect(indexFiles()).to.have.length(2);
     write('1000000000002_b.ts', "  pgm.dropTable('b');");
     await lint();
-    expect(indexFiles().map((name) => path.join(cacheDir, name))).to.deep.equal(lintCacheFiles({ dir: cacheDir, projectDir: dir, migrationsDir }).filter(existsSync));
+    expect(indexFiles().map((name) => path.join(cacheDir, name))).to.deep.equal(
+      lintCacheFiles({ dir: cacheDir, projectDir: dir, migrationsDir }).filter(existsSync),
+    );
   });
 
   it('lives in node_modules/.cache of the nearest node_modules at or above the project', () => {
@@ -274,7 +304,11 @@ describe('the lint cache (each unchanged file linted once)', () => {
   });
 
   it('reads the packages a migration imports, and tells a file import apart', () => {
-    expect(importedPackages("import type { MigrationBuilder } from 'node-pg-migrate';\nimport { x } from '@scope/pkg/sub';\nconst fs = require('node:fs');\nconst p = require('path');\n")).to.deep.equal(['@scope/pkg', 'node-pg-migrate']);
+    expect(
+      importedPackages(
+        "import type { MigrationBuilder } from 'node-pg-migrate';\nimport { x } from '@scope/pkg/sub';\nconst fs = require('node:fs');\nconst p = require('path');\n",
+      ),
+    ).to.deep.equal(['@scope/pkg', 'node-pg-migrate']);
     expect(importedPackages("export { up } from './shared';\n")).to.equal(undefined);
     expect(importedPackages("const helper = require('../lib/helper');\n")).to.equal(undefined);
     expect(importedPackages("await import('./dynamic.js');\n")).to.equal(undefined);

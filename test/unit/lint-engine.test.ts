@@ -11,7 +11,8 @@ import { FIXTURES } from '../support/project';
 const FOLDER = path.join(FIXTURES, 'lint');
 
 /** `line:column rule-id` per finding, in the order reported. */
-const brief = (result: FileLintResult | undefined) => (result?.diagnostics ?? []).map((diagnostic) => `${diagnostic.line}:${diagnostic.column} ${diagnostic.ruleId}`);
+const brief = (result: FileLintResult | undefined) =>
+  (result?.diagnostics ?? []).map((diagnostic) => `${diagnostic.line}:${diagnostic.column} ${diagnostic.ruleId}`);
 
 /**
  * test/fixtures/lint: one migration per rule, with the cases that must stay quiet beside them. Locations are exact:
@@ -71,7 +72,11 @@ describe('lintMigrationFiles / lintMigrationsFolder (the lint engine)', () => {
   });
 
   it('has a fixture that triggers every SQL rule (missing-lock-timeout through the config)', () => {
-    const triggered = new Set(Object.values(EXPECTED).flat().map((entry) => entry.split(' ')[1]));
+    const triggered = new Set(
+      Object.values(EXPECTED)
+        .flat()
+        .map((entry) => entry.split(' ')[1]),
+    );
     for (const rule of SQL_RULES) if (rule.id !== 'missing-lock-timeout') expect(triggered, rule.id).to.include(rule.id);
   });
 
@@ -91,12 +96,18 @@ describe('lintMigrationFiles / lintMigrationsFolder (the lint engine)', () => {
       },
     ]);
     const [concurrently] = result('1100000000005_concurrently.sql')!.diagnostics;
-    expect(concurrently!.message).to.equal('CREATE INDEX CONCURRENTLY (index "users_email") cannot run inside a transaction block, and this migration runs in one');
+    expect(concurrently!.message).to.equal(
+      'CREATE INDEX CONCURRENTLY (index "users_email") cannot run inside a transaction block, and this migration runs in one',
+    );
     expect(concurrently!.hint).to.equal('move it to a TS/JS migration that calls pgm.noTransaction() (node-pg-migrate runs .sql files in a transaction)');
     const [irreversible] = result('1100000000015_irreversible.ts')!.diagnostics;
     expect(irreversible!.message).to.equal('no down, and node-pg-migrate cannot reverse pgm.sql() automatically: rolling this migration back would fail');
     expect(irreversible!.hint).to.equal('write a down that undoes up, or export `down = false` to mark the migration irreversible');
-    expect(result('1100000000024_suppressed.sql')!.diagnostics.filter((diagnostic) => diagnostic.ruleId === 'unknown-rule').map((diagnostic) => diagnostic.message)).to.deep.equal([
+    expect(
+      result('1100000000024_suppressed.sql')!
+        .diagnostics.filter((diagnostic) => diagnostic.ruleId === 'unknown-rule')
+        .map((diagnostic) => diagnostic.message),
+    ).to.deep.equal([
       'unknown rule id "drop-colum" in a lint-ignore comment (did you mean "drop-column"?)',
       'unknown rule id "rename-tabel" in a lint-ignore comment (did you mean "rename-table"?)',
     ]);
@@ -126,10 +137,19 @@ describe('lintMigrationFiles / lintMigrationsFolder (the lint engine)', () => {
     const fixture = (name: string) => write(name, readFixture(name));
 
     it('applies .pgmt-lint.json: severities, off, rules that are off by default; its problems are reported on it, last', async () => {
-      const files = ['1100000000011_destructive.ts', '1100000000012_prefer_text.ts', '1100000000013_lock_timeout.ts', '1100000000014_lock_timeout_set.ts'].map(fixture);
+      const files = ['1100000000011_destructive.ts', '1100000000012_prefer_text.ts', '1100000000013_lock_timeout.ts', '1100000000014_lock_timeout_set.ts'].map(
+        fixture,
+      );
       writeFileSync(
         path.join(dir, '.pgmt-lint.json'),
-        JSON.stringify({ rules: { 'drop-table': 'error', 'prefer-text': 'off', 'missing-lock-timeout': 'warning', 'drop-colum': 'off', 'rename-table': 'fatal' }, squawk: 'yes' }, null, 2),
+        JSON.stringify(
+          {
+            rules: { 'drop-table': 'error', 'prefer-text': 'off', 'missing-lock-timeout': 'warning', 'drop-colum': 'off', 'rename-table': 'fatal' },
+            squawk: 'yes',
+          },
+          null,
+          2,
+        ),
       );
       const results = await lint(files);
       expect(results.map((entry) => path.basename(entry.file))).to.deep.equal([...files.map((file) => path.basename(file)), '.pgmt-lint.json']);
@@ -140,7 +160,9 @@ describe('lintMigrationFiles / lintMigrationsFolder (the lint engine)', () => {
         '7:12 warning drop-database',
       ]);
       expect(brief(results[1])).to.deep.equal([]);
-      expect(results[2]!.diagnostics.map((diagnostic) => `${diagnostic.line}:${diagnostic.column} ${diagnostic.severity} ${diagnostic.ruleId}`)).to.deep.equal(['7:3 warning missing-lock-timeout']);
+      expect(results[2]!.diagnostics.map((diagnostic) => `${diagnostic.line}:${diagnostic.column} ${diagnostic.severity} ${diagnostic.ruleId}`)).to.deep.equal([
+        '7:3 warning missing-lock-timeout',
+      ]);
       expect(results[2]!.diagnostics[0]!.message).to.equal(
         'ALTER TABLE on "users" takes a lock with no lock_timeout set before it: it can queue behind a long query and block every query on the table (in: ALTER TABLE "users" ADD "locale" text)',
       );
@@ -148,7 +170,12 @@ describe('lintMigrationFiles / lintMigrationsFolder (the lint engine)', () => {
       const config = results[4]!.diagnostics.map(({ ruleId, line, column, message }) => ({ ruleId, line, column, message }));
       expect(config).to.deep.equal([
         { ruleId: 'unknown-rule', line: 6, column: 5, message: 'unknown rule id "drop-colum" in .pgmt-lint.json (did you mean "drop-column"?)' },
-        { ruleId: 'invalid-config', line: 7, column: 5, message: '.pgmt-lint.json: expected rule "rename-table" to be "error", "warning", "info" or "off", got "fatal"' },
+        {
+          ruleId: 'invalid-config',
+          line: 7,
+          column: 5,
+          message: '.pgmt-lint.json: expected rule "rename-table" to be "error", "warning", "info" or "off", got "fatal"',
+        },
         { ruleId: 'invalid-config', line: 9, column: 3, message: '.pgmt-lint.json: expected "squawk" to be true or false, got "yes"' },
       ]);
     });
@@ -163,8 +190,12 @@ describe('lintMigrationFiles / lintMigrationsFolder (the lint engine)', () => {
     });
 
     it('type-checks TS migrations unless .pgmt-lint.json says "typeCheck": false (an option wins over both)', async () => {
-      const file = write('1000000000001_typed.ts', "import type { MigrationBuilder } from 'node-pg-migrate';\n\nexport const up = (pgm: MigrationBuilder): void => {\n  pgm.dropTable(42);\n};\n\nexport const down = false;\n");
-      const ruleIds = async (options: Partial<LintOptions>) => (await lintMigrationFiles([file], { migrationsDir, projectDir: dir, newFiles: [], ...options }))[0]!.diagnostics.map((diagnostic) => diagnostic.ruleId);
+      const file = write(
+        '1000000000001_typed.ts',
+        "import type { MigrationBuilder } from 'node-pg-migrate';\n\nexport const up = (pgm: MigrationBuilder): void => {\n  pgm.dropTable(42);\n};\n\nexport const down = false;\n",
+      );
+      const ruleIds = async (options: Partial<LintOptions>) =>
+        (await lintMigrationFiles([file], { migrationsDir, projectDir: dir, newFiles: [], ...options }))[0]!.diagnostics.map((diagnostic) => diagnostic.ruleId);
       expect(await ruleIds({})).to.deep.equal(['drop-table', 'type-error']);
       writeFileSync(path.join(dir, '.pgmt-lint.json'), '{ "typeCheck": false }');
       expect(await ruleIds({})).to.deep.equal(['drop-table']);
@@ -174,7 +205,13 @@ describe('lintMigrationFiles / lintMigrationsFolder (the lint engine)', () => {
     it('takes options.config instead of the file', async () => {
       const file = fixture('1100000000012_prefer_text.ts');
       writeFileSync(path.join(dir, '.pgmt-lint.json'), '{ "rules": { "prefer-text": "error" } }');
-      const [migration, extra] = await lintMigrationFiles([file], { migrationsDir, projectDir: dir, typeCheck: false, newFiles: [], config: { rules: { 'prefer-text': 'warning' } } });
+      const [migration, extra] = await lintMigrationFiles([file], {
+        migrationsDir,
+        projectDir: dir,
+        typeCheck: false,
+        newFiles: [],
+        config: { rules: { 'prefer-text': 'warning' } },
+      });
       expect(migration!.diagnostics.map((diagnostic) => diagnostic.severity)).to.deep.equal(['warning', 'warning']);
       expect(extra).to.equal(undefined);
     });
@@ -192,14 +229,20 @@ describe('lintMigrationFiles / lintMigrationsFolder (the lint engine)', () => {
     it('lints a changed file as it is now (the watcher lints the same file again and again)', async () => {
       const file = write('1000000000001_users.ts', "exports.up = (pgm) => {\n  pgm.createIndex('users', 'email');\n};\nexports.down = false;\n");
       expect(brief((await lint([file]))[0])).to.deep.equal(['2:3 create-index-not-concurrently']);
-      write('1000000000001_users.ts', "exports.up = (pgm) => {\n  pgm.noTransaction();\n  pgm.createIndex('users', 'email', { concurrently: true });\n};\nexports.down = false;\n");
+      write(
+        '1000000000001_users.ts',
+        "exports.up = (pgm) => {\n  pgm.noTransaction();\n  pgm.createIndex('users', 'email', { concurrently: true });\n};\nexports.down = false;\n",
+      );
       expect(brief((await lint([file]))[0])).to.deep.equal([]);
       write('1000000000001_users.ts', "exports.up = (pgm) => {\n\n  pgm.dropTable('users');\n};\nexports.down = false;\n");
       expect(brief((await lint([file]))[0])).to.deep.equal(['3:3 drop-table']);
     });
 
     it('renders with the column shorthands of earlier migrations, also when linting one file', async () => {
-      write('1000000000001_shorthands.ts', "exports.shorthands = { code: { type: 'varchar(8)', notNull: true } };\nexports.up = () => undefined;\nexports.down = false;\n");
+      write(
+        '1000000000001_shorthands.ts',
+        "exports.shorthands = { code: { type: 'varchar(8)', notNull: true } };\nexports.up = () => undefined;\nexports.down = false;\n",
+      );
       const later = write('1000000000002_codes.ts', "exports.up = (pgm) => {\n  pgm.createTable('codes', { id: 'id', value: 'code' });\n};\n");
       expect(brief((await lint([later]))[0])).to.deep.equal(['2:3 prefer-text']);
     });
@@ -211,15 +254,24 @@ describe('lintMigrationFiles / lintMigrationsFolder (the lint engine)', () => {
       );
       mkdirSync(path.join(dir, 'lib'));
       writeFileSync(path.join(dir, 'lib', 'audit.js'), "exports.dropAudit = (pgm, table) => pgm.dropColumns(table, ['audit']);\n");
-      const shared = write('1000000000002_shared_helper.js', "const { dropAudit } = require('../lib/audit');\n\nexports.up = (pgm) => {\n  dropAudit(pgm, 'users');\n};\nexports.down = false;\n");
+      const shared = write(
+        '1000000000002_shared_helper.js',
+        "const { dropAudit } = require('../lib/audit');\n\nexports.up = (pgm) => {\n  dropAudit(pgm, 'users');\n};\nexports.down = false;\n",
+      );
       const [first, second] = await lint([local, shared]);
       expect(brief(first)).to.deep.equal(['2:3 drop-column']);
       expect(brief(second)).to.deep.equal(['4:3 drop-column']);
     });
 
     it('renders callback-style and async ups (node-pg-migrate passes a callback to two-parameter ups)', async () => {
-      const callback = write('1000000000001_callback.js', "exports.up = function (pgm, run) {\n  setTimeout(() => {\n    pgm.dropTable('users');\n    run();\n  }, 1);\n};\nexports.down = false;\n");
-      const awaiting = write('1000000000002_async.js', "exports.up = async (pgm) => {\n  await new Promise((resolve) => setTimeout(resolve, 1));\n  pgm.renameTable('a', 'b');\n};\nexports.down = false;\n");
+      const callback = write(
+        '1000000000001_callback.js',
+        "exports.up = function (pgm, run) {\n  setTimeout(() => {\n    pgm.dropTable('users');\n    run();\n  }, 1);\n};\nexports.down = false;\n",
+      );
+      const awaiting = write(
+        '1000000000002_async.js',
+        "exports.up = async (pgm) => {\n  await new Promise((resolve) => setTimeout(resolve, 1));\n  pgm.renameTable('a', 'b');\n};\nexports.down = false;\n",
+      );
       const [first, second] = await lint([callback, awaiting]);
       expect(brief(first)).to.deep.equal(['3:5 drop-table']);
       expect(brief(second)).to.deep.equal(['3:3 rename-table']);

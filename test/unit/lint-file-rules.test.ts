@@ -90,7 +90,12 @@ describe('file-level lint rules (checkFiles)', () => {
   });
 
   it('name-pattern: a file without a timestamp, without a name, or with an extension node-pg-migrate does not load', async () => {
-    const { migrationsDir } = folder({ 'add users.ts': GOOD, '1732500000000.ts': GOOD, '1732500001000_notes.md': '# notes\n', '.1732500002000_draft.ts': 'not even code' });
+    const { migrationsDir } = folder({
+      'add users.ts': GOOD,
+      '1732500000000.ts': GOOD,
+      '1732500001000_notes.md': '# notes\n',
+      '.1732500002000_draft.ts': 'not even code',
+    });
     expect(await lint(migrationsDir, ['add users.ts', '1732500000000.ts', '1732500001000_notes.md', '.1732500002000_draft.ts'])).to.deep.equal({
       'add users.ts': [
         {
@@ -98,7 +103,8 @@ describe('file-level lint rules (checkFiles)', () => {
           severity: 'error',
           line: undefined,
           column: undefined,
-          message: 'add users.ts has no numeric timestamp prefix: node-pg-migrate cannot order it ("Cannot determine numeric prefix"), and `gulp migrate` fails while it is in the folder',
+          message:
+            'add users.ts has no numeric timestamp prefix: node-pg-migrate cannot order it ("Cannot determine numeric prefix"), and `gulp migrate` fails while it is in the folder',
           hint: 'rename it to <timestamp>_add_users.ts (`gulp migrate:create --name add_users` makes one), or move it out of the migrations folder',
         },
       ],
@@ -126,7 +132,8 @@ describe('file-level lint rules (checkFiles)', () => {
           severity: 'error',
           line: undefined,
           column: undefined,
-          message: 'node-pg-migrate cannot load 1732500001000_notes.md: it loads only .ts, .js, .cjs, .mjs, .cts, .mts and .sql files ("Unknown file extension")',
+          message:
+            'node-pg-migrate cannot load 1732500001000_notes.md: it loads only .ts, .js, .cjs, .mjs, .cts, .mts and .sql files ("Unknown file extension")',
           hint: 'move 1732500001000_notes.md out of the migrations folder (`gulp migrate` fails while it is there)',
         },
       ],
@@ -150,7 +157,9 @@ describe('file-level lint rules (checkFiles)', () => {
       '1732500000000_b.sql': [duplicate('1732500000000_b.sql', '1732500000000_a.ts')],
       '1732500001000_c.ts': [],
     });
-    expect(await lint(migrationsDir, ['1732500000000_b.sql'])).to.deep.equal({ '1732500000000_b.sql': [duplicate('1732500000000_b.sql', '1732500000000_a.ts')] });
+    expect(await lint(migrationsDir, ['1732500000000_b.sql'])).to.deep.equal({
+      '1732500000000_b.sql': [duplicate('1732500000000_b.sql', '1732500000000_a.ts')],
+    });
   });
 
   describe('out-of-order', () => {
@@ -168,7 +177,9 @@ describe('file-level lint rules (checkFiles)', () => {
 
     it('reports a new file (the watcher says which) older than the newest existing one', async () => {
       const { migrationsDir, at } = folder(files);
-      expect(await lint(migrationsDir, ['1732500001000_late.ts', '1732500003000_next.ts'], { newFiles: [at('1732500001000_late.ts'), at('1732500003000_next.ts')] })).to.deep.equal({
+      expect(
+        await lint(migrationsDir, ['1732500001000_late.ts', '1732500003000_next.ts'], { newFiles: [at('1732500001000_late.ts'), at('1732500003000_next.ts')] }),
+      ).to.deep.equal({
         '1732500001000_late.ts': [late],
         '1732500003000_next.ts': [],
       });
@@ -238,7 +249,10 @@ describe('file-level lint rules (checkFiles)', () => {
   it("type-error: uses the project's tsconfig.json when it has one", async () => {
     const configured = mkdtempSync(path.join(projectDir, 'configured-'));
     try {
-      writeFileSync(path.join(configured, 'tsconfig.json'), JSON.stringify({ compilerOptions: { strict: true, noUnusedLocals: true, module: 'esnext', moduleResolution: 'bundler' } }));
+      writeFileSync(
+        path.join(configured, 'tsconfig.json'),
+        JSON.stringify({ compilerOptions: { strict: true, noUnusedLocals: true, module: 'esnext', moduleResolution: 'bundler' } }),
+      );
       const migrationsDir = path.join(configured, 'migrations');
       mkdirSync(migrationsDir);
       // strict (from the project's tsconfig) makes the untyped parameter an error; an unused name is style, never reported
@@ -264,7 +278,10 @@ describe('file-level lint rules (checkFiles)', () => {
 
   it('load-error: a module that throws when imported, with the line of the throw', async () => {
     const throwing = GOOD.replace('export const up', "if (process.env.PGMT_NEVER_SET === undefined) throw new Error('boom at import');\n\nexport const up");
-    const { migrationsDir } = folder({ '1732500000000_throws.ts': throwing, '1732500001000_import.js': "const helper = require('./no-such-helper');\nexports.up = (pgm) => helper(pgm);\n" });
+    const { migrationsDir } = folder({
+      '1732500000000_throws.ts': throwing,
+      '1732500001000_import.js': "const helper = require('./no-such-helper');\nexports.up = (pgm) => helper(pgm);\n",
+    });
     expect(await lint(migrationsDir, ['1732500000000_throws.ts', '1732500001000_import.js'])).to.deep.equal({
       '1732500000000_throws.ts': [
         {
@@ -293,11 +310,18 @@ describe('file-level lint rules (checkFiles)', () => {
     const { migrationsDir } = folder({
       '1732500000000_down_only.ts': GOOD.replace('export const up', 'const up'),
       '1732500001000_down_only.js': 'exports.down = (pgm) => pgm.dropTable("x");\n',
-      '1732500002000_renamed.ts': "import type { MigrationBuilder } from 'node-pg-migrate';\nfunction run(pgm: MigrationBuilder): void {\n  pgm.sql('SELECT 1');\n}\nexport { run as up };\n",
+      '1732500002000_renamed.ts':
+        "import type { MigrationBuilder } from 'node-pg-migrate';\nfunction run(pgm: MigrationBuilder): void {\n  pgm.sql('SELECT 1');\n}\nexport { run as up };\n",
       '1732500003000_object.cjs': "module.exports = { up(pgm) { pgm.sql('SELECT 1'); }, down: false };\n",
       '1732500004000_built.js': "const build = () => ({ up: (pgm) => pgm.sql('SELECT 1') });\nmodule.exports = build();\n",
     });
-    const names = ['1732500000000_down_only.ts', '1732500001000_down_only.js', '1732500002000_renamed.ts', '1732500003000_object.cjs', '1732500004000_built.js'];
+    const names = [
+      '1732500000000_down_only.ts',
+      '1732500001000_down_only.js',
+      '1732500002000_renamed.ts',
+      '1732500003000_object.cjs',
+      '1732500004000_built.js',
+    ];
     const found = await lint(migrationsDir, names);
     expect(found).to.deep.equal({
       '1732500000000_down_only.ts': [

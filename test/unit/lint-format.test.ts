@@ -25,15 +25,34 @@ const RESULTS: FileLintResult[] = [
   {
     file: file('1000000000002_index.ts'),
     diagnostics: [
-      finding('1000000000002_index.ts', { ruleId: 'varchar-length', severity: 'info', message: 'varchar(100) where text fits', hint: 'use text', line: 12, column: 5 }),
-      finding('1000000000002_index.ts', { ruleId: 'create-index-not-concurrently', severity: 'warning', message: 'index on existing table "users" without CONCURRENTLY', hint: 'pass { concurrently: true } and call pgm.noTransaction()', line: 3, column: 3 }),
+      finding('1000000000002_index.ts', {
+        ruleId: 'varchar-length',
+        severity: 'info',
+        message: 'varchar(100) where text fits',
+        hint: 'use text',
+        line: 12,
+        column: 5,
+      }),
+      finding('1000000000002_index.ts', {
+        ruleId: 'create-index-not-concurrently',
+        severity: 'warning',
+        message: 'index on existing table "users" without CONCURRENTLY',
+        hint: 'pass { concurrently: true } and call pgm.noTransaction()',
+        line: 3,
+        column: 3,
+      }),
     ],
   },
   {
     file: file('1000000000003_broken.ts'),
     diagnostics: [
       finding('1000000000003_broken.ts', { ruleId: 'syntax-error', message: "')' expected", hint: 'fix the syntax error', line: 4, column: 40 }),
-      finding('1000000000003_broken.ts', { ruleId: 'no-down', severity: 'error', message: 'no down export', hint: 'write a down, or export const down = false' }),
+      finding('1000000000003_broken.ts', {
+        ruleId: 'no-down',
+        severity: 'error',
+        message: 'no down export',
+        hint: 'write a down, or export const down = false',
+      }),
     ],
   },
 ];
@@ -70,6 +89,7 @@ describe('lint report format', () => {
     expect(coloured).to.include('\u001B[33mwarning\u001B[39m');
     expect(coloured).to.include('\u001B[4mmigrations/1000000000002_index.ts\u001B[24m');
     expect(coloured.split('\n').at(-1)).to.equal('\u001B[31m\u001B[1m2 errors, 1 warning, 1 info in 2 files\u001B[22m\u001B[39m');
+    // eslint-disable-next-line no-control-regex -- ANSI colour codes, which this test removes
     expect(coloured.replace(/\u001B\[\d+m/g, '')).to.equal(plain);
   });
 
@@ -92,8 +112,24 @@ describe('lint report format', () => {
         {
           file: 'migrations/1000000000003_broken.ts',
           diagnostics: [
-            { ruleId: 'no-down', severity: 'error', message: 'no down export', hint: 'write a down, or export const down = false', line: null, column: null, source: 'pg-migrate-tasks' },
-            { ruleId: 'syntax-error', severity: 'error', message: "')' expected", hint: 'fix the syntax error', line: 4, column: 40, source: 'pg-migrate-tasks' },
+            {
+              ruleId: 'no-down',
+              severity: 'error',
+              message: 'no down export',
+              hint: 'write a down, or export const down = false',
+              line: null,
+              column: null,
+              source: 'pg-migrate-tasks',
+            },
+            {
+              ruleId: 'syntax-error',
+              severity: 'error',
+              message: "')' expected",
+              hint: 'fix the syntax error',
+              line: 4,
+              column: 40,
+              source: 'pg-migrate-tasks',
+            },
           ],
         },
       ],
@@ -106,7 +142,9 @@ describe('lint report format', () => {
 describe('lintReport (gulp plugin)', () => {
   /** Vinyl files as lintMigrations leaves them, through lintReport; the files that came out and the error, if any. */
   async function report(options: Parameters<typeof lintReport>[0], results = RESULTS) {
-    const files = results.map(({ file: path, diagnostics }) => Object.assign(new File({ cwd: PROJECT, base: `${PROJECT}/migrations`, path, contents: Buffer.from('') }), { pgmtLint: { diagnostics } }));
+    const files = results.map(({ file: path, diagnostics }) =>
+      Object.assign(new File({ cwd: PROJECT, base: `${PROJECT}/migrations`, path, contents: Buffer.from('') }), { pgmtLint: { diagnostics } }),
+    );
     const passed: LintedFile[] = [];
     const sink = new Writable({ objectMode: true, write: (chunk: LintedFile, _encoding, done) => void (passed.push(chunk), done()) });
     let failure: unknown;
@@ -119,7 +157,12 @@ describe('lintReport (gulp plugin)', () => {
     const { passed, failure } = await report({ logger, color: false });
     expect(passed.map((vinyl) => vinyl.relative)).to.deep.equal(['1000000000001_clean.ts', '1000000000002_index.ts', '1000000000003_broken.ts']);
     // gulp drops empty log lines: the blank lines between files are left out.
-    expect(logger.lines).to.deep.equal(formatText(RESULTS, { projectDir: PROJECT }).split('\n').filter(Boolean).map((line) => `info: ${line}`));
+    expect(logger.lines).to.deep.equal(
+      formatText(RESULTS, { projectDir: PROJECT })
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => `info: ${line}`),
+    );
     expect(logger.lines).not.to.include('info: ');
     expect(failure).to.be.instanceOf(PluginError);
     expect((failure as PluginError).plugin).to.equal('pg-migrate-tasks:lint');

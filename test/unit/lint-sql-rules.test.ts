@@ -28,21 +28,35 @@ describe('SQL lint rules (on PostgreSQL parse trees)', () => {
 
   it('knows tables created earlier in the migration, also through CREATE TABLE AS, SELECT INTO and a rename', () => {
     expect(findings('CREATE TABLE a (id int); CREATE INDEX ON a (id); CREATE INDEX ON b (id);')).to.deep.equal(['create-index-not-concurrently@3']);
-    expect(findings('CREATE TABLE s.a (id int); CREATE INDEX ON a (id); CREATE INDEX ON s.a (id); CREATE INDEX ON t.a (id);')).to.deep.equal(['create-index-not-concurrently@4']);
+    expect(findings('CREATE TABLE s.a (id int); CREATE INDEX ON a (id); CREATE INDEX ON s.a (id); CREATE INDEX ON t.a (id);')).to.deep.equal([
+      'create-index-not-concurrently@4',
+    ]);
     expect(findings('CREATE TABLE c AS SELECT 1 AS id; SELECT 1 AS id INTO d; CREATE INDEX ON c (id); CREATE INDEX ON d (id);')).to.deep.equal([]);
     expect(findings('CREATE TABLE e (id int); ALTER TABLE e RENAME TO f; CREATE INDEX ON f (id); DROP TABLE f;')).to.deep.equal([]);
   });
 
   it('tells volatile defaults (a table rewrite) from stable ones (PostgreSQL 11+: none)', () => {
-    const volatile = ['random()', 'clock_timestamp()', 'gen_random_uuid()', 'uuid_generate_v4()', "nextval('s')", '(random() * 100)::int', 'public.uuid_generate_v1()'];
-    for (const expression of volatile) expect(findings(`ALTER TABLE t ADD COLUMN c int DEFAULT ${expression};`), expression).to.deep.equal(['add-column-volatile-default@1']);
+    const volatile = [
+      'random()',
+      'clock_timestamp()',
+      'gen_random_uuid()',
+      'uuid_generate_v4()',
+      "nextval('s')",
+      '(random() * 100)::int',
+      'public.uuid_generate_v1()',
+    ];
+    for (const expression of volatile)
+      expect(findings(`ALTER TABLE t ADD COLUMN c int DEFAULT ${expression};`), expression).to.deep.equal(['add-column-volatile-default@1']);
     const stable = ['now()', 'current_timestamp', 'statement_timestamp()', "'x'", '0', "'now'::timestamptz"];
     for (const expression of stable) expect(findings(`ALTER TABLE t ADD COLUMN c text DEFAULT ${expression};`), expression).to.deep.equal([]);
     expect(findings('ALTER TABLE t ADD COLUMN id bigserial;')).to.deep.equal(['add-column-volatile-default@1']);
   });
 
   it('reports NOT NULL without a default, except where PostgreSQL fills the column (identity, serial)', () => {
-    expect(findings('ALTER TABLE t ADD COLUMN a int NOT NULL, ADD COLUMN b int PRIMARY KEY;')).to.deep.equal(['add-column-not-null-without-default@1', 'add-column-not-null-without-default@1']);
+    expect(findings('ALTER TABLE t ADD COLUMN a int NOT NULL, ADD COLUMN b int PRIMARY KEY;')).to.deep.equal([
+      'add-column-not-null-without-default@1',
+      'add-column-not-null-without-default@1',
+    ]);
     expect(findings('ALTER TABLE t ADD COLUMN a int NOT NULL DEFAULT 0, ADD COLUMN b int GENERATED ALWAYS AS IDENTITY NOT NULL;')).to.deep.equal([]);
   });
 

@@ -65,12 +65,18 @@ describe('Squawk findings merged into the lint results (optional)', () => {
     const projectDir = path.join(dir, 'with-config');
     mkdirSync(projectDir);
     const [configured, extra] = await lint(projectDir, { rules: { 'squawk/prefer-bigint-over-int': 'off', 'squawk/prefer-robust-stmts': 'info' } });
-    expect(configured!.diagnostics.map(({ ruleId, severity }) => `${severity} ${ruleId}`)).to.deep.equal(['error add-column-not-null-without-default', 'info squawk/prefer-robust-stmts']);
+    expect(configured!.diagnostics.map(({ ruleId, severity }) => `${severity} ${ruleId}`)).to.deep.equal([
+      'error add-column-not-null-without-default',
+      'info squawk/prefer-robust-stmts',
+    ]);
     expect(extra).to.equal(undefined);
 
     // Above the up section (so that the recorded report's lines still fit): it applies to the next statement.
     const [ignored] = await lint(dir, undefined, `-- lint-ignore squawk/prefer-robust-stmts -- IF NOT EXISTS is not wanted here\n${MIGRATION}`);
-    expect(ignored!.diagnostics.map(({ ruleId, line, column }) => `${line}:${column} ${ruleId}`)).to.deep.equal(['4:1 add-column-not-null-without-default', '4:34 squawk/prefer-bigint-over-int']);
+    expect(ignored!.diagnostics.map(({ ruleId, line, column }) => `${line}:${column} ${ruleId}`)).to.deep.equal([
+      '4:1 add-column-not-null-without-default',
+      '4:34 squawk/prefer-bigint-over-int',
+    ]);
 
     const off = path.join(dir, 'off');
     mkdirSync(off);

@@ -13,7 +13,16 @@ describe('readMigrationFolder', () => {
   const touch = (...names: string[]) => names.forEach((name) => writeFileSync(path.join(dir, name), '-- Up Migration\n'));
 
   it('lists the same files in the same order as node-pg-migrate getMigrationFilePaths', async () => {
-    touch('10_ten.sql', '9_nine.ts', '20241125103000123_utc.js', '1732500000000_b.sql', '1732500000000_a.ts', '1732500000000_a_b.ts', '.hidden.ts', '0003_index.cjs');
+    touch(
+      '10_ten.sql',
+      '9_nine.ts',
+      '20241125103000123_utc.js',
+      '1732500000000_b.sql',
+      '1732500000000_a.ts',
+      '1732500000000_a_b.ts',
+      '.hidden.ts',
+      '0003_index.cjs',
+    );
     mkdirSync(path.join(dir, 'drafts'));
     symlinkSync(path.join(dir, '9_nine.ts'), path.join(dir, '11_link.ts'));
     const { getMigrationFilePaths } = await import('node-pg-migrate/migration');
@@ -44,9 +53,19 @@ describe('readMigrationFolder', () => {
       { file: '1_a.down.sql', reason: 'the rollback of 1_a.sql', blocksMigrate: false, rollback: true },
       { file: '2_notes.md', reason: 'not a migration (not .ts, .js or .sql): skipped', blocksMigrate: false },
       { file: '3_orphan.down.sql', reason: 'a rollback file without its migration (3_orphan.sql): skipped', blocksMigrate: false },
-      { file: '4_both.down.sql', reason: 'not used: 4_both.sql has its own "-- Down Migration" section, which wins (keep one of the two)', blocksMigrate: false, rollback: true },
+      {
+        file: '4_both.down.sql',
+        reason: 'not used: 4_both.sql has its own "-- Down Migration" section, which wins (keep one of the two)',
+        blocksMigrate: false,
+        rollback: true,
+      },
       { file: 'add_table.ts', reason: 'not a migration (no numeric timestamp prefix): skipped', blocksMigrate: false },
-      { file: 'down/', reason: 'the rollbacks of .sql migrations without a "-- Down Migration" section (down/<migration file>)', blocksMigrate: false, rollback: true },
+      {
+        file: 'down/',
+        reason: 'the rollbacks of .sql migrations without a "-- Down Migration" section (down/<migration file>)',
+        blocksMigrate: false,
+        rollback: true,
+      },
       { file: 'drafts/', reason: 'a folder: node-pg-migrate reads only the files directly in the migrations folder', blocksMigrate: false },
       { file: 'package.json', reason: 'not a migration (no numeric timestamp prefix): skipped', blocksMigrate: false },
     ]);

@@ -24,7 +24,10 @@ describe('MigrationProgress', () => {
     const logger = createRecordingLogger();
     const progress = new MigrationProgress(logger, 'up');
     runnerSaid(progress, '> Migrating files:', ...names.map((name) => `> - ${name}`), ...names.map((name) => `### MIGRATION ${name} (UP) ###`));
-    expect(logger.lines.filter((line) => line.startsWith('info:')), 'grouped: nothing printed line by line').to.have.length.below(2);
+    expect(
+      logger.lines.filter((line) => line.startsWith('info:')),
+      'grouped: nothing printed line by line',
+    ).to.have.length.below(2);
     progress.finish();
     const printed = logger.lines.filter((line) => line.startsWith('info:')).flatMap((message) => message.slice('info: '.length).split('\n'));
     expect(printed.map((line) => line.replace(/\d+ ms/, 'N ms'))).to.deep.equal(names.map((name) => `  ↑ ${name} (N ms)`));

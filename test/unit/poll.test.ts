@@ -29,7 +29,11 @@ describe('poll', () => {
 
   it('stops at once on an error the caller calls fatal', async () => {
     const clock = fakeClock();
-    const result = await poll(() => Promise.reject(new Error('wrong password')), { timeoutMs: 30_000, clock }, () => true);
+    const result = await poll(
+      () => Promise.reject(new Error('wrong password')),
+      { timeoutMs: 30_000, clock },
+      () => true,
+    );
     expect(result).to.include({ ok: false, attempts: 1 });
     expect(clock.sleeps).to.deep.equal([]);
   });

@@ -9,8 +9,7 @@ describe('loader/register-ts.cjs (the TypeScript loader of .gulp.js, mocha and t
   beforeEach(() => (dir = mkdtempSync(path.join(REPO_ROOT, '.test-register-'))));
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  const run = (file: string) =>
-    spawnSync(process.execPath, ['-r', path.join(REPO_ROOT, 'loader', 'register-ts.cjs'), file], { cwd: dir, encoding: 'utf8' });
+  const run = (file: string) => spawnSync(process.execPath, ['-r', path.join(REPO_ROOT, 'loader', 'register-ts.cjs'), file], { cwd: dir, encoding: 'utf8' });
 
   it('runs TypeScript with types stripped, relative imports and dynamic import() of a package', () => {
     writeFileSync(path.join(dir, 'helper.ts'), 'export const twice = (n: number): number => n * 2;\n');

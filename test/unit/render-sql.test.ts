@@ -105,7 +105,9 @@ describe('renderMigrations (SQL without a database)', () => {
   it('names pgm.db.query as what cannot be reversed, not the operation called before it', async () => {
     write({ '1000000000001_mixed.ts': `export const up = async (pgm: any) => { pgm.createTable('a', { id: 'serial' }); await pgm.db.query('SELECT 1'); };\n` });
     const error = await renderFailure('down');
-    expect(error.message).to.match(/^migration 1000000000001_mixed has no down, and node-pg-migrate cannot reverse its pgm\.db\.query\(\) call automatically\n/);
+    expect(error.message).to.match(
+      /^migration 1000000000001_mixed has no down, and node-pg-migrate cannot reverse its pgm\.db\.query\(\) call automatically\n/,
+    );
   });
 
   it('applies shorthands exported by an earlier migration, and marks pgm.noTransaction()', async () => {
@@ -184,7 +186,11 @@ describe('formatDryRun', () => {
   });
   const plan = {
     direction: 'up' as const,
-    migrations: [migration('1_a', ['CREATE TABLE a ();']), migration('2_b', ['ALTER TYPE k ADD VALUE $$v$$;'], false), migration('3_c', ['CREATE TABLE c ();'])],
+    migrations: [
+      migration('1_a', ['CREATE TABLE a ();']),
+      migration('2_b', ['ALTER TYPE k ADD VALUE $$v$$;'], false),
+      migration('3_c', ['CREATE TABLE c ();']),
+    ],
     ledgerExists: true,
     ledgerTable: '"public"."pgmigrations"',
   };

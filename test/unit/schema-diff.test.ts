@@ -51,7 +51,8 @@ function usersSchema(): SchemaSnapshot {
   };
   snapshot.functions['set_updated_at()'] = {
     kind: 'function',
-    definition: 'CREATE OR REPLACE FUNCTION public.set_updated_at()\n RETURNS trigger\n LANGUAGE plpgsql\nAS $function$\nBEGIN\n  NEW.updated_at = now();\n  RETURN NEW;\nEND;\n$function$\n',
+    definition:
+      'CREATE OR REPLACE FUNCTION public.set_updated_at()\n RETURNS trigger\n LANGUAGE plpgsql\nAS $function$\nBEGIN\n  NEW.updated_at = now();\n  RETURN NEW;\nEND;\n$function$\n',
   };
   return snapshot;
 }
@@ -84,10 +85,7 @@ describe('diffSnapshots', () => {
     after.relations.users!.columns.push('display_name');
     after.columns['users.display_name'] = column('users', 'display_name');
     delete after.indexes['users_email_index on users'];
-    expect(diffSnapshots(usersSchema(), after)).to.deep.equal([
-      'column "display_name" on users added',
-      'index "users_email_index" on users removed',
-    ]);
+    expect(diffSnapshots(usersSchema(), after)).to.deep.equal(['column "display_name" on users added', 'index "users_email_index" on users removed']);
   });
 
   it('describes each changed property of a column, before → after', () => {
@@ -132,16 +130,38 @@ describe('diffSnapshots', () => {
 
   it('lists a standalone sequence, and a serial one only when its table stays', () => {
     const after = copy(usersSchema());
-    after.sequences.invoice_numbers = { type: 'bigint', start: '1000', increment: '1', min: '1', max: '9223372036854775807', cache: '1', cycle: false, ownedBy: null };
+    after.sequences.invoice_numbers = {
+      type: 'bigint',
+      start: '1000',
+      increment: '1',
+      min: '1',
+      max: '9223372036854775807',
+      cache: '1',
+      cycle: false,
+      ownedBy: null,
+    };
     after.sequences.users_id_seq!.cycle = true;
     expect(diffSnapshots(usersSchema(), after)).to.deep.equal(['sequence "invoice_numbers" added', 'sequence "users_id_seq": cycle NO CYCLE → CYCLE']);
   });
 
   it('names constraints, triggers and policies by kind and table, and views by kind', () => {
     const after = copy(usersSchema());
-    after.constraints['users_email_check on users'] = { on: 'users', name: 'users_email_check', kind: 'check constraint', definition: "CHECK (email ~~ '%@%'::text)" };
+    after.constraints['users_email_check on users'] = {
+      on: 'users',
+      name: 'users_email_check',
+      kind: 'check constraint',
+      definition: "CHECK (email ~~ '%@%'::text)",
+    };
     after.triggers['users_set_updated_at on users'] = { on: 'users', name: 'users_set_updated_at', definition: 'CREATE TRIGGER …', state: 'enabled' };
-    after.policies['own_rows on users'] = { on: 'users', name: 'own_rows', command: 'ALL', permissive: true, roles: ['public'], using: '(email = CURRENT_USER)', check: null };
+    after.policies['own_rows on users'] = {
+      on: 'users',
+      name: 'own_rows',
+      command: 'ALL',
+      permissive: true,
+      roles: ['public'],
+      using: '(email = CURRENT_USER)',
+      check: null,
+    };
     after.relations.recent_users = table([], { kind: 'view', definition: ' SELECT id FROM users;' });
     expect(diffSnapshots(usersSchema(), after)).to.deep.equal([
       'view "recent_users" added',

@@ -41,15 +41,7 @@ describe('migrate:status classification', () => {
       ledger: [ran('1_a', 'sha-1_a'), ran('3_b', 'sha-3_b'), ran('4_c', 'sha-4_c'), ran('5_d', 'sha-5_d'), ran('6_e')],
       compareNames,
     });
-    expect(states(rows)).to.deep.equal([
-      '1_a applied',
-      '2_late out of order',
-      '3_b edited',
-      '4_c missing',
-      '5_d applied',
-      '6_e no checksum',
-      '7_new pending',
-    ]);
+    expect(states(rows)).to.deep.equal(['1_a applied', '2_late out of order', '3_b edited', '4_c missing', '5_d applied', '6_e no checksum', '7_new pending']);
     expect(rows[3]).to.deep.equal({
       name: '4_c',
       file: null,

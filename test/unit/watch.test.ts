@@ -84,9 +84,7 @@ describe('watch (a fake watcher and linter)', () => {
     expect(run.lines()).to.deep.equal([]);
     watcher.emit('ready');
     await run.waitFor(/Watching/);
-    expect(run.lines()).to.deep.equal([
-      'info: Watching migrations/ for new and changed migrations: each is linted when saved. Ctrl-C stops.',
-    ]);
+    expect(run.lines()).to.deep.equal(['info: Watching migrations/ for new and changed migrations: each is linted when saved. Ctrl-C stops.']);
     // The warm-up: the newest migration is linted once, unseen, so the first save does not load the linter.
     expect(calls).to.deep.equal([{ files: ['1732500000000_existing.ts'], newFiles: [] }]);
   });
@@ -124,8 +122,24 @@ describe('watch (a fake watcher and linter)', () => {
   it('prints the findings of a file with problems under a headline that counts them', async () => {
     await start();
     answer = async (file) => [
-      { ruleId: 'no-down', severity: 'warning', message: 'no down migration', hint: 'export a down, or `export const down = false`', file, source: 'pg-migrate-tasks' },
-      { ruleId: 'syntax-error', severity: 'error', message: "TS1005: '}' expected.", hint: 'fix the syntax error', file, line: 3, column: 1, source: 'pg-migrate-tasks' },
+      {
+        ruleId: 'no-down',
+        severity: 'warning',
+        message: 'no down migration',
+        hint: 'export a down, or `export const down = false`',
+        file,
+        source: 'pg-migrate-tasks',
+      },
+      {
+        ruleId: 'syntax-error',
+        severity: 'error',
+        message: "TS1005: '}' expected.",
+        hint: 'fix the syntax error',
+        file,
+        line: 3,
+        column: 1,
+        source: 'pg-migrate-tasks',
+      },
     ];
     save('1732500000000_existing.ts');
     const line = await run!.waitFor(/existing\.ts/);
@@ -191,9 +205,7 @@ describe('watch (a fake watcher and linter)', () => {
     watcher.emit('error', new Error('ENOSPC: System limit for number of file watchers reached'));
     save('1732500000000_existing.ts');
     await run!.waitFor(/existing\.ts: no problems/);
-    expect(run!.lines()[1]).to.equal(
-      'error: The file watcher reported a problem: ENOSPC: System limit for number of file watchers reached (still watching)',
-    );
+    expect(run!.lines()[1]).to.equal('error: The file watcher reported a problem: ENOSPC: System limit for number of file watchers reached (still watching)');
   });
 
   it('stopping closes the watcher, says so, and ends the task; a later save is not handled', async () => {
@@ -227,7 +239,12 @@ describe('formatWatchResult', () => {
   it('is an info line when every finding is info', () => {
     const file = '/p/migrations/1732500000000_x.ts';
     const result = formatWatchResult(
-      { file, diagnostics: [{ ruleId: 'prefer-text', severity: 'info', message: 'varchar(40)', hint: 'use text', file, line: 2, column: 7, source: 'pg-migrate-tasks' }] },
+      {
+        file,
+        diagnostics: [
+          { ruleId: 'prefer-text', severity: 'info', message: 'varchar(40)', hint: 'use text', file, line: 2, column: 7, source: 'pg-migrate-tasks' },
+        ],
+      },
       3,
       { projectDir: '/p' },
     );

@@ -8,9 +8,7 @@ import { defineStep, type Step } from '../step';
  * @example const teardown = createTeardownTask(ctx);
  */
 export function createTeardownTask(ctx: TaskContext): Step<never, never> {
-  return defineStep(
-    ctx,
-    { name: 'teardown', description: 'Stop and remove the database this run started (kept with KEEP_DB=1)', releasesDatabase: true },
-    () => releaseDatabase(ctx),
+  return defineStep(ctx, { name: 'teardown', description: 'Stop and remove the database this run started (kept with KEEP_DB=1)', releasesDatabase: true }, () =>
+    releaseDatabase(ctx),
   );
 }

@@ -58,9 +58,7 @@ export function createWaitDbTask(ctx: TaskContext, { clock, when }: WaitDbOption
         return;
       }
       const failure = classifyConnectionError(result.lastError, target);
-      const message = failure.transient
-        ? `gave up waiting for the database after ${connection.waitTimeoutMs / 1000} s: ${failure.message}`
-        : failure.message;
+      const message = failure.transient ? `gave up waiting for the database after ${connection.waitTimeoutMs / 1000} s: ${failure.message}` : failure.message;
       throw new TaskError(message, { hint: failure.hint + keptDatabaseNote(projectDir, url), cause: result.lastError });
     },
   );
