@@ -48,7 +48,7 @@ export interface CommandPlan {
 }
 
 /** A step that adapts itself to the command it is composed into (ensureEnv). */
-export interface ConfigurableStep extends AnyStep {
+export interface ConfigurableStep {
   configure(plan: CommandPlan): void;
 }
 
@@ -77,7 +77,7 @@ export function composeCommand<const S extends readonly AnyStep[]>(
   definition: CommandDefinition<S & WiredSteps<S>>,
 ): Command {
   const { steps, flags } = prepareSteps(ctx, definition);
-  const series = gulp.series(...(steps as ((...args: never[]) => unknown)[])) as unknown as Command;
+  const series = gulp.series(...(steps as never[])) as unknown as Command;
   return Object.assign(series, {
     displayName: definition.name,
     description: definition.description,

@@ -2,8 +2,8 @@ import { TaskError } from '../util/errors';
 
 /** The part of gulp the commands use: its series (so `gulp --tasks` shows the steps) and its watch. */
 export interface GulpInstance {
-  series(...tasks: ((...args: never[]) => unknown)[]): (...args: never[]) => unknown;
-  watch(globs: string, options: object): unknown;
+  series(...tasks: never[]): unknown;
+  watch(globs: never, options: never): unknown;
 }
 
 /**

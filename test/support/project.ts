@@ -90,21 +90,20 @@ export interface GulpProcess {
  * Runs this repository's gulpfile as a user would (`gulp <args>`), from `cwd`, with exactly `env` on top of a clean
  * environment (PATH, HOME), so nothing of the developer's shell or .env leaks in.
  */
-export function startGulp(args: string[], { cwd, env = {} }: { cwd: string; env?: Record<string, string> }): GulpProcess {
-  const child = spawn(
-    process.execPath,
-    [path.join(REPO_ROOT, 'node_modules', 'gulp', 'bin', 'gulp.js'), '--gulpfile', path.join(REPO_ROOT, 'gulpfile.ts'), '--cwd', cwd, ...args],
-    {
-      cwd,
-      env: {
-        PATH: process.env.PATH ?? '',
-        HOME: process.env.HOME ?? '',
-        NO_COLOR: '1',
-        ...env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+export function startGulp(
+  args: string[],
+  { cwd, env = {}, gulpfile = path.join(REPO_ROOT, 'gulpfile.ts') }: { cwd: string; env?: Record<string, string>; gulpfile?: string },
+): GulpProcess {
+  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'node_modules', 'gulp', 'bin', 'gulp.js'), '--gulpfile', gulpfile, '--cwd', cwd, ...args], {
+    cwd,
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '',
+      NO_COLOR: '1',
+      ...env,
     },
-  );
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   child.stdout.on('data', (chunk) => (output += chunk));
   child.stderr.on('data', (chunk) => (output += chunk));
@@ -120,6 +119,6 @@ export function startGulp(args: string[], { cwd, env = {} }: { cwd: string; env?
   };
 }
 
-export function runGulp(args: string[], options: { cwd: string; env?: Record<string, string> }): Promise<GulpRun> {
+export function runGulp(args: string[], options: { cwd: string; env?: Record<string, string>; gulpfile?: string }): Promise<GulpRun> {
   return startGulp(args, options).done;
 }
