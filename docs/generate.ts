@@ -52,10 +52,10 @@ export const GENERATED_FILES = ['README.md', 'docs/commands.md', 'docs/configura
 
 /** `text` with every generated block replaced by its current content. */
 export function regenerate(text: string): string {
-  return text.replace(/(<!-- generated:(\w+) -->\n)[\s\S]*?(\n<!-- \/generated:\2 -->)/g, (_block, open: string, name: string, close: string) => {
+  return text.replace(/(<!-- generated:(\w+) -->\n)[\s\S]*?(\n?<!-- \/generated:\2 -->)/g, (_block, open: string, name: string, close: string) => {
     const table = TABLES[name];
     if (!table) throw new Error(`unknown generated block ${name}`);
-    return `${open}${table()}${close}`;
+    return `${open}${table()}\n${close.replace(/^\n/, '')}`;
   });
 }
 

@@ -24,7 +24,7 @@ export interface StatusOptions {
   write: (text: string) => void;
 }
 
-/** The `--json` document (documented in the README; keys are stable). */
+/** The `--json` document (documented in docs/commands.md; keys are stable). */
 export interface StatusDocument {
   version: number;
   /** Absolute path of the migrations folder that was read. */

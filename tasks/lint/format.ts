@@ -17,7 +17,7 @@ export interface LintCounts {
   infos: number;
 }
 
-/** The `--format json` document (documented in the README; keys are stable). */
+/** The `--format json` document (documented in docs/lint.md; keys are stable). */
 export interface LintDocument {
   version: typeof LINT_JSON_VERSION;
   /** One entry per linted file, in the order linted (clean files too, with no diagnostics). */

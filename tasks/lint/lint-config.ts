@@ -106,8 +106,8 @@ export function unknownRule(
     message: id ? `unknown rule id "${id}" in ${where}${suggestion}` : `${where} names no rule id`,
     hint:
       closest && id
-        ? `write "${closest}", or another id from the rule list (README, "Lint rules")`
-        : 'name the rules to silence, e.g. `lint-ignore drop-column` (README, "Lint rules")',
+        ? `write "${closest}", or another id from the rule list (docs/lint.md, "Lint rules")`
+        : 'name the rules to silence, e.g. `lint-ignore drop-column` (docs/lint.md, "Lint rules")',
     file,
     line,
     column,

@@ -3,7 +3,7 @@
 import type { PgNode, SqlStatement } from './sql-parser';
 import type { RuleMeta } from './types';
 
-/** The rules of this module, with their defaults (listed in the README). */
+/** The rules of this module, with their defaults (listed in docs/lint.md). */
 export const SQL_RULES: RuleMeta[] = [
   {
     id: 'create-index-not-concurrently',

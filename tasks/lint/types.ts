@@ -19,7 +19,7 @@ export interface Diagnostic {
   source: 'pg-migrate-tasks' | 'squawk';
 }
 
-/** A rule's identity and defaults, listed in the README and validated against suppressions and the config file. */
+/** A rule's identity and defaults, listed in docs/lint.md and validated against suppressions and the config file. */
 export interface RuleMeta {
   id: string;
   defaultSeverity: Severity | 'off';

@@ -221,7 +221,7 @@ describe('lint: the gulp plugin, gulp lint and the migrate pre-flight', function
           [
             '.pgmt-lint.json',
             '  1:14  error  unknown rule id "drop-tabel" in .pgmt-lint.json (did you mean "drop-table"?)  unknown-rule',
-            '    hint: write "drop-table", or another id from the rule list (README, "Lint rules")',
+            '    hint: write "drop-table", or another id from the rule list (docs/lint.md, "Lint rules")',
             '1 error, 1 warning in 2 files',
           ].map((line) => `info: ${line}`),
         );
