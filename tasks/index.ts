@@ -14,7 +14,7 @@ export { FLAGS, type FlagName, type FlagSpec } from './settings/flags';
 
 // Steps and composition.
 export { createContext, need, type ContextOptions, type Handoff, type HandoffKey, type TaskContext } from './gulp/context';
-export { composeCommand, type AnyStep, type Command, type CommandDefinition } from './gulp/compose';
+export { composeCommand, runSteps, type AnyStep, type Command, type CommandDefinition, type WiredSteps } from './gulp/compose';
 export { defineStep, type Step, type StepInfo, type StepRequirements } from './gulp/step';
 export { stepFactories, createCustomStep, type CustomStepDefinition, type CustomStepInput, type StepFactories } from './gulp/step-factories';
 export { createEnsureEnvTask, type EnsureEnvOptions } from './gulp/steps/ensure-env';

@@ -31,6 +31,7 @@ export interface DryRunPlan {
  * `migrate --dry-run`: prints, per migration that would run, its SQL in the transaction framing node-pg-migrate would
  * use, then one summary line. Changes nothing: the ledger is read with a plain SELECT in a read-only transaction when
  * it exists (never created), no advisory lock is taken, the migrations are rendered without the database.
+ * @example await dryRunMigrations({ settings, url: settings.connection.url, direction: 'up', count: Infinity, logger: console });
  */
 export async function dryRunMigrations({ settings, url, direction, count, logger }: DryRunOptions): Promise<DryRunPlan> {
   const plan = await planDryRun({ settings, url, direction, count, logger });

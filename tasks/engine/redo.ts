@@ -20,6 +20,7 @@ export interface RedoOptions {
  * Rolls back the last N applied migrations (default 1) and applies them again: the "re-run the latest migration"
  * step after editing it. Two runner calls, so two transactions: when the re-apply fails, the rollback stays committed
  * and the error says which migrations are now not applied and what to run.
+ * @example const redone = await redoMigrations({ settings, url: settings.connection.url, logger: console });
  */
 export async function redoMigrations({ settings, url, count: defaultCount = 1, logger, cleanups }: RedoOptions): Promise<string[]> {
   rejectUnsupportedFlags(settings);

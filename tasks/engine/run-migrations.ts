@@ -36,6 +36,7 @@ export type { RanMigration } from '../db/checksums';
  * Before the runner, on the same session: the run lock (node-pg-migrate's advisory lock, taken here so that
  * `--lock-mode wait` can wait with a bound and a message; the runner then runs with `noLock`), then the session's
  * --lock-timeout / --statement-timeout.
+ * @example const ran = await runMigrations({ settings, url: settings.connection.url, direction: 'up', count: Infinity, logger: console });
  */
 export async function runMigrations({ settings, url, direction, count, logger, cleanups }: RunMigrationsOptions): Promise<RanMigration[]> {
   const { runner, PG_MIGRATE_LOCK_ID } = await import('node-pg-migrate');

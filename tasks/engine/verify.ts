@@ -27,6 +27,7 @@ export interface VerifyMigrationsOptions {
 /**
  * The three passes of migrate:verify against `url`; returns the migrations verified, in order. Throws a TaskError
  * naming the first migration whose down does not reverse its up (or whose re-apply differs), with the differences.
+ * @example const verified = await verifyMigrations({ settings, url: throwAwayDatabase.url, logger: console });
  */
 export async function verifyMigrations({ settings, url, logger }: VerifyMigrationsOptions): Promise<string[]> {
   // The runner's lines go to debug (one line per verified migration is printed instead); each warning is given once,

@@ -84,7 +84,10 @@ export function stepFactories(ctx: TaskContext): StepFactories {
   };
 }
 
-/** A team's own step: it runs with what the steps before it handed on. */
+/**
+ * A team's own step: it runs with what the steps before it handed on.
+ * @example const seed = createCustomStep(ctx, { name: 'seed', needs: ['settings', 'database'], run: ({ url }) => seedDatabase(url) });
+ */
 export function createCustomStep<Needs extends HandoffKey = 'settings'>(ctx: TaskContext, definition: CustomStepDefinition<Needs>): Step<Needs, never> {
   const { name, description = name, needs = ['settings' as Needs], flags = [], requires = { connects: true }, run } = definition;
   return defineStep(ctx, { name, description, needs, flags, requires }, async () => {
