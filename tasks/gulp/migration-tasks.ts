@@ -1,3 +1,4 @@
+import { projectNames } from '../settings/project-names';
 import type { ProjectDefaults } from '../settings/settings';
 import type { Logger } from '../util/logger';
 import { COMMANDS, COMMAND_IDS, type CommandId } from './commands';
@@ -62,7 +63,7 @@ export function createMigrationTasks(options: MigrationTasksOptions = {}): Migra
     ...(argv ? { argv } : {}),
     cwd,
     setExitCode: (code) => (process.exitCode = code),
-    defaults: projectDefaults(options),
+    defaults: projectDefaults(options, cwd),
     commandNames: new CommandNames(registered),
     gulp,
   });
@@ -81,9 +82,15 @@ export function createMigrationTasks(options: MigrationTasksOptions = {}): Migra
   return tasks as MigrationTasks;
 }
 
-/** The ProjectDefaults among the options (the rest configure the tasks themselves). */
-function projectDefaults(options: MigrationTasksOptions): Partial<ProjectDefaults> {
-  const { migrationsDir, initScriptsDir, database, user, migrationsTable, provider, image, composeFile, waitTimeoutSeconds } = options;
+/**
+ * The ProjectDefaults among the options (the rest configure the tasks themselves). Role and database names not given
+ * come from the project's package.json name, so a team's throw-away databases are named after its project.
+ */
+function projectDefaults(options: MigrationTasksOptions, cwd: string): Partial<ProjectDefaults> {
+  const { migrationsDir, initScriptsDir, migrationsTable, provider, image, composeFile, waitTimeoutSeconds } = options;
+  const named = options.database === undefined || options.user === undefined ? projectNames(cwd) : undefined;
+  const database = options.database ?? named?.database;
+  const user = options.user ?? named?.user;
   const defaults = { migrationsDir, initScriptsDir, database, user, migrationsTable, provider, image, composeFile, waitTimeoutSeconds };
   return Object.fromEntries(Object.entries(defaults).filter(([, value]) => value !== undefined));
 }

@@ -2,7 +2,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { buildUrl, parseDatabaseUrl, type ConnectionParts } from '../settings/settings';
+import { buildUrl, DEFAULTS, parseDatabaseUrl, type ConnectionParts, type ProviderSettings } from '../settings/settings';
+import { packageRoot } from '../util/package-root';
 import { TaskError, messageOf } from '../util/errors';
 import { prepareDatabase, readInitScripts } from '../db/init-scripts';
 import type { KeptDatabaseState } from '../settings/kept-state';
@@ -37,7 +38,9 @@ export const composeProvider: Provider = {
 
   async start(settings, runtime) {
     const { logger, cleanups, secrets } = runtime;
-    const file = settings.provider.composeFile;
+    const file = composeFileOf(settings.provider);
+    if (file !== settings.provider.composeFile)
+      logger.info(`No ${displayPath(settings.provider.composeFile)} in the project: using the compose file bundled with pg-migrate-tasks (${file})`);
     if (!existsSync(file)) {
       throw new TaskError(`compose file ${displayPath(file)} not found`, {
         hint: `set COMPOSE_FILE to a compose file with a "${SERVICE}" service, or use DB_PROVIDER=docker or DB_PROVIDER=embedded`,
@@ -220,4 +223,14 @@ function keptProjectName(projectDir: string): string {
 function displayPath(file: string): string {
   const relative = path.relative(process.cwd(), file);
   return relative && !relative.startsWith('..') ? relative : file;
+}
+
+/**
+ * The compose file to start: COMPOSE_FILE (or the project's option) as given; the project's docker-compose.yml when it
+ * has one; else the one this package ships (a `postgres` service, the init scripts mounted from the package).
+ */
+export function composeFileOf(provider: Pick<ProviderSettings, 'composeFile' | 'projectDir'>): string {
+  const projectDefault = path.resolve(provider.projectDir, DEFAULTS.composeFile);
+  if (provider.composeFile !== projectDefault || existsSync(projectDefault)) return provider.composeFile;
+  return path.join(packageRoot(), DEFAULTS.composeFile);
 }

@@ -52,10 +52,55 @@ export function runtimeEndpointsAbsent(env: NodeJS.ProcessEnv = process.env, hom
   return candidates.every((candidate) => !candidate || !existsSync(candidate));
 }
 
+/** The npm packages the docker provider needs: optional peer dependencies of pg-migrate-tasks. */
+export const TESTCONTAINERS_INSTALL = 'npm install --save-dev testcontainers@11.14.0 @testcontainers/postgresql@11.14.0';
+
+/** Whether `error` says that `specifier` (a package) is not installed. */
+function isMissing(error: unknown, specifier: string): boolean {
+  const { code, message = '' } = (error ?? {}) as { code?: string; message?: string };
+  return (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && message.includes(specifier);
+}
+
+/** The TaskError for the docker provider without its optional packages: what to install. */
+export function testcontainersMissing(cause: unknown): TaskError {
+  return new TaskError('the docker provider needs the testcontainers packages, and they are not installed in this project', {
+    hint: `${TESTCONTAINERS_INSTALL} (11.x: 12 needs Node 22), or use DB_PROVIDER=embedded (local binaries) or DB_PROVIDER=compose`,
+    cause,
+  });
+}
+
+/**
+ * testcontainers, loaded when the docker provider is used (it is an optional peer dependency: ~45 MB with native
+ * modules a project without Docker does not need). A TaskError naming the install when it is missing.
+ */
+export async function loadTestcontainers(): Promise<typeof import('testcontainers')> {
+  try {
+    return await import('testcontainers');
+  } catch (error) {
+    throw isMissing(error, 'testcontainers') ? testcontainersMissing(error) : error;
+  }
+}
+
+/** @testcontainers/postgresql, likewise. */
+export async function loadPostgresContainerModule(): Promise<typeof import('@testcontainers/postgresql')> {
+  try {
+    return await import('@testcontainers/postgresql');
+  } catch (error) {
+    throw isMissing(error, '@testcontainers/postgresql') || isMissing(error, 'testcontainers') ? testcontainersMissing(error) : error;
+  }
+}
+
 async function probeContainerRuntime(): Promise<ContainerAvailability> {
   if (runtimeEndpointsAbsent()) return { available: false, reason: 'no container runtime answers (no DOCKER_HOST, no Docker socket)' };
+  let testcontainers: typeof import('testcontainers');
   try {
-    const { getContainerRuntimeClient } = await import('testcontainers');
+    testcontainers = await loadTestcontainers();
+  } catch (error) {
+    if (!(error instanceof TaskError)) throw error;
+    return { available: false, reason: `a Docker endpoint exists, but testcontainers is not installed (${TESTCONTAINERS_INSTALL} to use it)` };
+  }
+  try {
+    const { getContainerRuntimeClient } = testcontainers;
     const { containerRuntime } = (await getContainerRuntimeClient()).info;
     return {
       available: true,

