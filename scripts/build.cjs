@@ -24,9 +24,6 @@ for (const [name, entry] of Object.entries(ENTRIES)) {
     path.join(DIST, 'esm', `${name}.mjs`),
     `${banner}import cjs from '${target}';\n\nexport const { ${names.join(', ')} } = cjs;\nexport default cjs;\n`,
   );
-  writeFileSync(
-    path.join(DIST, 'esm', `${name}.d.mts`),
-    `${banner}export * from '${target}';\nimport * as cjs from '${target}';\nexport default cjs;\n`,
-  );
+  writeFileSync(path.join(DIST, 'esm', `${name}.d.mts`), `${banner}export * from '${target}';\nimport * as cjs from '${target}';\nexport default cjs;\n`);
 }
 console.log(`Built dist/cjs and dist/esm (${Object.keys(ENTRIES).join(', ')})`);
