@@ -21,13 +21,16 @@ export function projectNames(projectDir: string): { database: string; user: stri
   return identifier ? { database: identifier, user: identifier } : undefined;
 }
 
-/** `@scope/My-App.v2` → `my_app_v2`: lower case letters, digits and _, starting with a letter, at most 63 bytes. */
+/**
+ * `@scope/My-App.v2` → `my_app_v2`: lower case letters, digits and _, starting with a letter, at most 63 bytes, and
+ * not starting with `pg_` (PostgreSQL reserves those role names: `pg-api` → `api`).
+ */
 export function toIdentifier(packageName: string): string | undefined {
   const identifier = packageName
     .replace(/^@[^/]*\//, '')
     .toLowerCase()
     .replace(/[^a-z0-9_]+/g, '_')
-    .replace(/^[^a-z]+/, '')
+    .replace(/^([^a-z]|pg_)+/, '')
     .replace(/_+$/, '')
     .slice(0, MAX_IDENTIFIER);
   return identifier || undefined;

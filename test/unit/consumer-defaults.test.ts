@@ -17,6 +17,7 @@ describe("a consumer project's defaults", () => {
   it('names the role and database after the package.json name, as a PostgreSQL identifier', () => {
     expect(toIdentifier('@acme/Billing-API.v2')).to.equal('billing_api_v2');
     expect(toIdentifier('2fast')).to.equal('fast');
+    expect(toIdentifier('pg-migrate-tasks')).to.equal('migrate_tasks'); // pg_ role names are reserved
     expect(toIdentifier('---')).to.equal(undefined);
     expect(toIdentifier('x'.repeat(80))).to.have.length(63);
     expect(projectNames(dir)).to.equal(undefined);
