@@ -1,7 +1,9 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { readAppliedNames } from '../db/ledger';
-import { assertLintClean, type PreflightLint } from '../lint/preflight';
+import { readBaseline } from '../lint/baseline';
+import { startPreflightLint, type PreflightLint } from '../lint/preflight';
+import { assertLintClean } from './lint-policy';
 import type { Direction } from '../settings/settings';
 import { readMigrationFolder, type MigrationFolder } from '../sources/migration-folder';
 import type { Cleanups } from '../util/cleanups';
@@ -22,8 +24,13 @@ export interface MigrateOptions {
   logger: Logger;
   /** The run's cleanups: a signal cancels the running statement on the server. */
   cleanups?: Cleanups;
-  /** The pre-flight lint, when it was started early (it runs while the database starts); otherwise it runs now. */
+  /** The pre-flight lint, when it was started early (ensureEnv starts it); otherwise it runs now. */
   preflightLint?: PreflightLint;
+  /**
+   * The database was started by this run (throw-away, or kept locally): nobody else is connected, so production-safety
+   * findings are warnings, not refusals. Default false.
+   */
+  local?: boolean;
 }
 
 /** What a migrate run did. */
@@ -49,6 +56,7 @@ export async function migrate({
   logger,
   cleanups,
   preflightLint,
+  local = false,
 }: MigrateOptions): Promise<MigrateResult> {
   const { source, run } = settings;
   const direction = run.direction ?? defaultDirection ?? 'up';
@@ -71,7 +79,7 @@ export async function migrate({
   if (run.lint) {
     // The ledger is read only when an SQL rule found something to judge.
     const willApply = () => migrationsToApply(url, settings, direction, count);
-    await assertLintClean(source, logger, { willApply, linted: preflightLint });
+    await assertLintClean(source, logger, { willApply, linted: preflightLint ?? startPreflightLint(source), local, baseline: readBaseline(source.projectDir) });
   }
   const migrating = performance.now();
   if (settings.connection.migrateAs === 'superuser') {

@@ -4,6 +4,7 @@ import { hashMigrationFile } from '../db/checksums';
 import { ledgerReadError, readLedger } from '../db/ledger';
 import { parseDatabaseUrl } from '../settings/settings';
 import { TaskError, messageOf } from '../util/errors';
+import { blocksRunning } from '../lint/rule-classes';
 import type { FileLintResult, LintOptions } from '../lint/types';
 import type { Logger } from '../util/logger';
 import { summary } from './migrate';
@@ -99,7 +100,7 @@ export function createMigrationApplier({ settings, url, logger, lint, report }: 
     const started = performance.now();
     const results = await lintPending(folder, pending, passed);
     if (!results) return;
-    const blocked = results.find((result) => result.diagnostics.some((diagnostic) => diagnostic.severity === 'error'));
+    const blocked = results.find((result) => result.diagnostics.some((diagnostic) => diagnostic.severity === 'error' && blocksRunning(diagnostic.ruleId)));
     const blockedAt = blocked ? pending.findIndex((migration) => migration.path === path.resolve(blocked.file)) : -1;
     let runnable = blockedAt === -1 ? pending.length : blockedAt;
     // An untouched `migrate:create` template renders no SQL: applying it would record it, and the real up written next

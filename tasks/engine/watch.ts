@@ -7,6 +7,7 @@ import type { Settings } from '../settings/settings';
 import type { Cleanups } from '../util/cleanups';
 import { messageOf } from '../util/errors';
 import type { Logger } from '../util/logger';
+import { relaxForLocalDatabase } from './lint-policy';
 import { createMigrationApplier, type LintFiles } from './watch-apply';
 
 export type { LintFiles } from './watch-apply';
@@ -80,7 +81,9 @@ export async function watchMigrations({ settings, url, logger, watch, cleanups, 
       const results = await lintFiles([file], { migrationsDir: dir, projectDir: source.projectDir, newFiles: newFiles() });
       const ms = Math.round(performance.now() - started);
       // The file's result, then one for .pgmt-lint.json when the config file itself has problems.
-      const [result = { file, diagnostics: [] }, ...others] = results;
+      const [linted = { file, diagnostics: [] }, ...others] = results;
+      // With --apply the database is local: lock-safety findings are warnings there, as in migrate:local.
+      const result = applier ? relaxForLocalDatabase(linted) : linted;
       report(result, ms);
       for (const other of others) if (other.diagnostics.length > 0) report(other, ms);
       if (!applier) return;

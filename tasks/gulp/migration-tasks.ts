@@ -87,11 +87,11 @@ export function createMigrationTasks(options: MigrationTasksOptions = {}): Migra
  * come from the project's package.json name, so a team's throw-away databases are named after its project.
  */
 function projectDefaults(options: MigrationTasksOptions, cwd: string): Partial<ProjectDefaults> {
-  const { migrationsDir, initScriptsDir, migrationsTable, provider, image, composeFile, waitTimeoutSeconds } = options;
+  const { migrationsDir, initScriptsDir, migrationsTable, provider, image, composeFile, waitTimeoutSeconds, schemaFile } = options;
   const named = options.database === undefined || options.user === undefined ? projectNames(cwd) : undefined;
   const database = options.database ?? named?.database;
   const user = options.user ?? named?.user;
-  const defaults = { migrationsDir, initScriptsDir, database, user, migrationsTable, provider, image, composeFile, waitTimeoutSeconds };
+  const defaults = { migrationsDir, initScriptsDir, database, user, migrationsTable, provider, image, composeFile, waitTimeoutSeconds, schemaFile };
   return Object.fromEntries(Object.entries(defaults).filter(([, value]) => value !== undefined));
 }
 

@@ -36,6 +36,8 @@ export interface LintDocument {
     }[];
   }[];
   summary: LintCounts;
+  /** What was set aside (added in 1, optional): findings in history, and findings the lint baseline accepts. */
+  setAside?: { history: number; accepted: number; base: string | null };
 }
 
 export interface FormatOptions {
@@ -120,7 +122,10 @@ export function formatSummary(counts: LintCounts, paint: Painter = painter(false
 }
 
 /** The stable JSON document of `--format json` (one line per key, two-space indent, trailing newline). */
-export function formatJson(results: readonly FileLintResult[], { projectDir }: Pick<FormatOptions, 'projectDir'>): string {
+export function formatJson(
+  results: readonly FileLintResult[],
+  { projectDir, setAside }: Pick<FormatOptions, 'projectDir'> & { setAside?: LintDocument['setAside'] },
+): string {
   const document: LintDocument = {
     version: LINT_JSON_VERSION,
     files: results.map(({ file, diagnostics }) => ({
@@ -136,6 +141,7 @@ export function formatJson(results: readonly FileLintResult[], { projectDir }: P
       })),
     })),
     summary: countFindings(results),
+    ...(setAside ? { setAside } : {}),
   };
   return `${JSON.stringify(document, null, 2)}\n`;
 }

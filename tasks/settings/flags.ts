@@ -112,6 +112,36 @@ export const FLAGS = {
     default: 'fail',
     description: 'when another migration run holds the lock, fail at once or wait for it up to --timeout',
   },
+  base: {
+    flag: 'base',
+    type: 'string',
+    valueName: 'REF',
+    env: 'MIGRATIONS_BASE',
+    default: "the repository's default branch",
+    description: 'migrations on this git ref (at its merge base with HEAD) are history; the others are new',
+  },
+  all: { flag: 'all', type: 'boolean', description: 'lint: judge every migration, history too (default: new ones; history is one summary line)' },
+  updateBaseline: {
+    flag: 'update-baseline',
+    type: 'boolean',
+    description: 'lint: accept every finding of today in .pgmt-lint-baseline.json (commit it); later runs judge only new findings',
+  },
+  since: {
+    flag: 'since',
+    type: 'string',
+    valueName: 'REF|NAME',
+    description: 'verify: apply the migrations up to NAME (or on git REF) once, and verify only those after it',
+  },
+  schemaFile: {
+    flag: 'schema-file',
+    type: 'string',
+    valueName: 'FILE',
+    env: 'SCHEMA_FILE',
+    default: 'schema.sql',
+    description: 'the committed schema file schema:dump writes and schema:check compares',
+  },
+  to: { flag: 'to', type: 'string', valueName: 'NAME', description: 'migrate:baseline: the last migration the existing database already has' },
+  force: { flag: 'force', type: 'boolean', description: 'migrate:baseline: record the migrations even when the schemas differ (says so)' },
 } as const satisfies Record<string, FlagSpec>;
 
 export type FlagName = keyof typeof FLAGS;

@@ -49,6 +49,10 @@ export interface SourceSettings {
   migrationsDir: string;
   /** --ignore-pattern / MIGRATIONS_IGNORE_PATTERN (node-pg-migrate's ignorePattern); undefined: DEFAULT_IGNORE_PATTERN. */
   ignorePattern?: string;
+  /** --base / MIGRATIONS_BASE: the git ref whose migrations are history; undefined: the default branch. */
+  base?: string;
+  /** --schema-file / SCHEMA_FILE, absolute: the committed schema file. */
+  schemaFile: string;
 }
 
 /** Where node-pg-migrate records what it applied (and where the checksums live beside it). */
@@ -122,6 +126,16 @@ export interface CommandSettings {
   format: LintFormat;
   /** watch --apply. */
   apply: boolean;
+  /** lint --all: history too. */
+  all: boolean;
+  /** lint --update-baseline. */
+  updateBaseline: boolean;
+  /** migrate:verify --since REF|NAME. */
+  since?: string;
+  /** migrate:baseline --to NAME. */
+  to?: string;
+  /** migrate:baseline --force. */
+  force: boolean;
 }
 
 /** Everything the commands need, resolved once from flags, the environment, `.env` and the project's options. */
@@ -157,6 +171,8 @@ export interface ProjectDefaults {
   composeFile: string;
   /** DB_WAIT_TIMEOUT's default, in seconds. */
   waitTimeoutSeconds: number;
+  /** SCHEMA_FILE's default. */
+  schemaFile: string;
 }
 
 export const DEFAULTS = {
@@ -173,6 +189,7 @@ export const DEFAULTS = {
   composeFile: 'docker-compose.yml',
   osUser: 'postgres',
   provider: 'auto',
+  schemaFile: 'schema.sql',
 } as const;
 
 const PART_VARIABLES = ['DB_HOST', 'DB_PORT', 'DB_NAME', 'DB_USER', 'DB_PASSWORD'] as const;
@@ -183,6 +200,8 @@ export interface Requirements {
   startsDatabase?: boolean;
   /** A later step reads the migrations: a missing migrations folder is a problem reported before anything starts. */
   migrates?: boolean;
+  /** A later step reads the database at DATABASE_URL although a throw-away one is started too (drift, baseline). */
+  liveDatabase?: boolean;
   /** A later step connects to the database; when none does (lint, migrate:create), connection settings are neither required nor checked. Default true. */
   connects?: boolean;
 }
@@ -210,6 +229,7 @@ export function resolveSettings({
   cwd,
   startsDatabase = false,
   migrates = false,
+  liveDatabase = false,
   connects = true,
   allowedFlags,
   defaults: projectDefaults = {},
@@ -236,7 +256,7 @@ export function resolveSettings({
   const connectionProblems = connects ? problems : new Problems();
   const provider = read.choice('provider', connectionProblems) ?? defaults.provider;
   const keepDb = parseBoolean('KEEP_DB', get('KEEP_DB'), connectionProblems);
-  const external = connects && (!startsDatabase || provider === 'external');
+  const external = connects && (!startsDatabase || liveDatabase || provider === 'external');
   const connection =
     resolveConnection(get, external, cwd, defaults, connectionProblems) ??
     (connects ? undefined : resolveConnection(() => undefined, false, cwd, defaults, new Problems()));
@@ -287,7 +307,13 @@ export function resolveSettings({
     projectDir: cwd,
     envFile: existsSync(envFile) ? envFile : undefined,
     connection: { ...connection!, waitTimeoutMs, migrateAs },
-    source: { projectDir: cwd, migrationsDir, ignorePattern },
+    source: {
+      projectDir: cwd,
+      migrationsDir,
+      ignorePattern,
+      ...(flags.base ?? get('MIGRATIONS_BASE') ? { base: flags.base ?? get('MIGRATIONS_BASE') } : {}),
+      schemaFile: path.resolve(cwd, flags.schemaFile ?? get('SCHEMA_FILE') ?? defaults.schemaFile),
+    },
     ledger: { schema: defaults.ledgerSchema, table: get('MIGRATIONS_TABLE') ?? defaults.migrationsTable },
     run: {
       direction,
@@ -315,7 +341,19 @@ export function resolveSettings({
       clusterCache: get('DB_CLUSTER_CACHE'),
       pgVersion,
     },
-    command: { name: flags.name, lang, json: flags.json ?? false, accept: flags.accept ?? false, format, apply: flags.apply ?? false },
+    command: {
+      name: flags.name,
+      lang,
+      json: flags.json ?? false,
+      accept: flags.accept ?? false,
+      format,
+      apply: flags.apply ?? false,
+      all: flags.all ?? false,
+      updateBaseline: flags.updateBaseline ?? false,
+      since: flags.since,
+      to: flags.to,
+      force: flags.force ?? false,
+    },
   };
 }
 

@@ -50,6 +50,7 @@ export function createEnsureEnvTask(ctx: TaskContext, options: EnsureEnvOptions 
         cwd: ctx.cwd,
         startsDatabase,
         migrates: any('migrates'),
+        liveDatabase: any('liveDatabase'),
         connects,
         allowedFlags: flags,
         defaults: ctx.defaults,

@@ -23,14 +23,14 @@ export function createLintTask(ctx: TaskContext, { write = (text) => void proces
     {
       name: 'lintMigrations',
       description: 'Lint the migrations (no database needed); fails on an error-level finding',
-      flags: ['format', 'migrationsDir', 'ignorePattern'],
+      flags: ['format', 'all', 'updateBaseline', 'base', 'migrationsDir', 'ignorePattern'],
       requires: { migrates: true, connects: false },
       needs: ['settings'],
     },
     async () => {
       const { source, command } = need(ctx, 'settings', 'lintMigrations');
       const useColor = color ?? shouldUseColor({ env: ctx.env, argv: ctx.argv });
-      await lintProject({ source, format: command.format, logger: ctx.logger, write, color: useColor });
+      await lintProject({ source, format: command.format, logger: ctx.logger, write, color: useColor, all: command.all, updateBaseline: command.updateBaseline });
     },
   );
 }

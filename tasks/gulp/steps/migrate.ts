@@ -45,7 +45,9 @@ export function createMigrateTask(ctx: TaskContext, { direction, count, name = '
       const settings = need(ctx, 'settings', name);
       const url = migrationUrl(ctx.handoff.database, settings.connection, settings.projectDir);
       if (!settings.run.dryRun) installSignalHandlers(ctx);
-      await migrate({ settings, url, direction, count, logger: ctx.logger, cleanups: ctx.cleanups, preflightLint: ctx.handoff.preflightLint });
+      // A database this run started (throw-away, or kept locally) has nobody else connected: lock-safety findings warn.
+      const local = ctx.handoff.database !== undefined && ctx.handoff.database.provider !== 'external';
+      await migrate({ settings, url, direction, count, logger: ctx.logger, cleanups: ctx.cleanups, preflightLint: ctx.handoff.preflightLint, local });
     },
   );
 }

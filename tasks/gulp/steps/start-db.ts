@@ -1,3 +1,4 @@
+import { assertRunnable } from '../../engine/lint-policy';
 import { chooseProvider } from '../../providers/choose-provider';
 import { PROVIDERS, type DatabaseSettings, type ProviderRuntime, type StartedDatabase } from '../../providers/index';
 import { readKeptState, removeKeptState, writeKeptState } from '../../settings/kept-state';
@@ -37,6 +38,8 @@ export function createStartDbTask(ctx: TaskContext, options: StartDbOptions = {}
     async () => {
       const settings = need(ctx, 'settings', 'startDb');
       if (ctx.handoff.database) return;
+      // A migration that cannot load or run is refused before a server is started for a run that cannot happen.
+      if (ctx.handoff.preflightLint) await assertRunnable(ctx.handoff.preflightLint, settings.source);
       installSignalHandlers(ctx);
       // db:start keeps its database whatever KEEP_DB says; providers read keepDb (fixed port, durable settings).
       const keep = options.keep ?? settings.provider.keepDb;
