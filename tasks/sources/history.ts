@@ -31,7 +31,8 @@ export interface NoHistory {
  * @example const history = await gitHistory('/app/migrations'); // { kind: 'git', base: 'origin/main', files }
  */
 export async function gitHistory(migrationsDir: string, base?: string): Promise<GitHistory | NoHistory> {
-  const run = async (args: string[]) => (await git('git', args, { cwd: migrationsDir, timeout: GIT_TIMEOUT_MS, maxBuffer: 64 * 1024 * 1024 })).stdout.trim();
+  const runIn = async (cwd: string, args: string[]) => (await git('git', args, { cwd, timeout: GIT_TIMEOUT_MS, maxBuffer: 64 * 1024 * 1024 })).stdout.trim();
+  const run = (args: string[]) => runIn(migrationsDir, args);
   let top: string;
   try {
     top = await run(['rev-parse', '--show-toplevel']);
@@ -58,7 +59,8 @@ export async function gitHistory(migrationsDir: string, base?: string): Promise<
     });
   }
   const folder = path.relative(await realPath(top), await realPath(migrationsDir)) || '.';
-  const listed = await run(['ls-tree', '--name-only', `${mergeBase}:${folder === '.' ? '' : folder.split(path.sep).join('/')}`]).catch(() => '');
+  // From the top: in a subfolder, ls-tree would also limit the listing to that subfolder's path.
+  const listed = await runIn(top, ['ls-tree', '--name-only', `${mergeBase}:${folder === '.' ? '' : folder.split(path.sep).join('/')}`]).catch(() => '');
   return { kind: 'git', base: ref, files: new Set(listed.split('\n').filter(Boolean)) };
 }
 
