@@ -183,6 +183,7 @@ export async function assertLintClean(
   if (blocking.length > 0) throw lintRefusal(blocking, source);
   if (counts.warnings === 0) return;
   const warnings = formatSummary(countFindings(onlySeverity(results, 'warning')));
-  const because = relaxed > 0 ? `; ${relaxed === 1 ? '1 of them is an error' : `${relaxed} of them are errors`} on a database others use, not on this local one` : '';
+  const because =
+    relaxed > 0 ? `; ${relaxed === 1 ? '1 of them is an error' : `${relaxed} of them are errors`} on a database others use, not on this local one` : '';
   logger.warn(`Lint: ${warnings} (not blocking${because}; \`gulp lint\` shows them)`);
 }

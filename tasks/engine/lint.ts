@@ -33,7 +33,15 @@ export interface LintProjectOptions {
  * throws a TaskError when an error-level finding counts. Returns the findings that count.
  * @example await lintProject({ source: settings.source, format: 'text', logger: console, write: console.log, color: false })
  */
-export async function lintProject({ source, format, logger, write, color, all = false, updateBaseline = false }: LintProjectOptions): Promise<FileLintResult[]> {
+export async function lintProject({
+  source,
+  format,
+  logger,
+  write,
+  color,
+  all = false,
+  updateBaseline = false,
+}: LintProjectOptions): Promise<FileLintResult[]> {
   const { lintMigrationsFolder } = loadLinter();
   const linted = await lintMigrationsFolder({ migrationsDir: source.migrationsDir, projectDir: source.projectDir, ignorePattern: source.ignorePattern });
   if (updateBaseline) {
@@ -49,7 +57,12 @@ export async function lintProject({ source, format, logger, write, color, all = 
     baseline: all ? undefined : readBaseline(source.projectDir),
   });
   if (format === 'json') {
-    write(formatJson(results, { projectDir: source.projectDir, ...(history + accepted > 0 ? { setAside: { history, accepted, base: novelty.base ?? null } } : {}) }));
+    write(
+      formatJson(results, {
+        projectDir: source.projectDir,
+        ...(history + accepted > 0 ? { setAside: { history, accepted, base: novelty.base ?? null } } : {}),
+      }),
+    );
   } else {
     // One log line each; gulp drops empty lines, so the blank line between files is left out.
     for (const line of formatText(results, { projectDir: source.projectDir, color }).split('\n')) if (line) logger.info(line);

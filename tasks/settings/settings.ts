@@ -311,7 +311,7 @@ export function resolveSettings({
       projectDir: cwd,
       migrationsDir,
       ignorePattern,
-      ...(flags.base ?? get('MIGRATIONS_BASE') ? { base: flags.base ?? get('MIGRATIONS_BASE') } : {}),
+      ...((flags.base ?? get('MIGRATIONS_BASE')) ? { base: flags.base ?? get('MIGRATIONS_BASE') } : {}),
       schemaFile: path.resolve(cwd, flags.schemaFile ?? get('SCHEMA_FILE') ?? defaults.schemaFile),
     },
     ledger: { schema: defaults.ledgerSchema, table: get('MIGRATIONS_TABLE') ?? defaults.migrationsTable },

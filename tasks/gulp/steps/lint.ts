@@ -30,7 +30,15 @@ export function createLintTask(ctx: TaskContext, { write = (text) => void proces
     async () => {
       const { source, command } = need(ctx, 'settings', 'lintMigrations');
       const useColor = color ?? shouldUseColor({ env: ctx.env, argv: ctx.argv });
-      await lintProject({ source, format: command.format, logger: ctx.logger, write, color: useColor, all: command.all, updateBaseline: command.updateBaseline });
+      await lintProject({
+        source,
+        format: command.format,
+        logger: ctx.logger,
+        write,
+        color: useColor,
+        all: command.all,
+        updateBaseline: command.updateBaseline,
+      });
     },
   );
 }
