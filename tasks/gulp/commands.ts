@@ -6,7 +6,20 @@ import type { StepFactories } from './step-factories';
 
 /** The commands, by the name they are exported under (`module.exports = createMigrationTasks()`). */
 export type CommandId =
-  'migrateLocal' | 'migrate' | 'migrateStatus' | 'migrateCreate' | 'migrateRedo' | 'migrateVerify' | 'dbStart' | 'dbStop' | 'lint' | 'watch';
+  | 'migrateLocal'
+  | 'migrate'
+  | 'migrateStatus'
+  | 'migrateCreate'
+  | 'migrateRedo'
+  | 'migrateVerify'
+  | 'dbStart'
+  | 'dbStop'
+  | 'lint'
+  | 'watch'
+  | 'schemaDump'
+  | 'schemaCheck'
+  | 'migrateDrift'
+  | 'migrateBaseline';
 
 /** One command: how it is run, what `gulp --tasks` says of it, and its steps. */
 export interface CommandRow {
@@ -23,7 +36,7 @@ export const COMMANDS: Readonly<Record<CommandId, CommandRow>> = {
   migrateLocal: {
     name: 'migrate:local',
     description: 'Start a disposable PostgreSQL, run the migrations, tear it down (KEEP_DB=1 keeps and reuses it)',
-    steps: (s) => [s.ensureEnv(), s.startDb(), s.waitDb(), s.migrate(), s.teardown()],
+    steps: (s) => [s.ensureEnv(), s.startDb(), s.waitDb(), s.migrate({ refreshSchema: true }), s.teardown()],
   },
   migrate: {
     name: 'migrate',
@@ -69,6 +82,26 @@ export const COMMANDS: Readonly<Record<CommandId, CommandRow>> = {
     name: 'watch',
     description: 'Lint each migration as it is saved (Ctrl-C stops); --apply also applies new ones to a kept local database',
     steps: (s) => [s.ensureEnv(), s.startDb({ keep: true, when: withApply }), s.waitDb({ when: withApply }), s.watch(), s.teardown()],
+  },
+  schemaDump: {
+    name: 'schema:dump',
+    description: 'Migrate a throw-away database and write its schema to schema.sql (SCHEMA_FILE): commit it, reviews show each change',
+    steps: (s) => [s.ensureEnv(), s.startDb({ keep: false }), s.waitDb(), s.migrate(), s.dumpSchema(), s.teardown()],
+  },
+  schemaCheck: {
+    name: 'schema:check',
+    description: 'Fail with a diff when the committed schema file is not what the migrations produce (the CI check)',
+    steps: (s) => [s.ensureEnv(), s.startDb({ keep: false }), s.waitDb(), s.migrate(), s.checkSchema(), s.teardown()],
+  },
+  migrateDrift: {
+    name: 'migrate:drift',
+    description: 'Compare the schema of the database at DATABASE_URL with what its applied migrations produce (only reads it; exit 4 on drift)',
+    steps: (s) => [s.ensureEnv(), s.waitDb(), s.liveServer('migrate:drift'), s.startDb({ keep: false }), s.waitDb(), s.drift(), s.teardown()],
+  },
+  migrateBaseline: {
+    name: 'migrate:baseline',
+    description: 'Adopt an existing database: record the migrations up to --to NAME as applied, after checking its schema is what they produce',
+    steps: (s) => [s.ensureEnv(), s.waitDb(), s.liveServer('migrate:baseline'), s.startDb({ keep: false }), s.waitDb(), s.baseline(), s.teardown()],
   },
 };
 

@@ -11,6 +11,8 @@ import { createEnsureEnvTask, type EnsureEnvOptions, type EnsureEnvStep } from '
 import { createLintTask, type LintTaskOptions } from './steps/lint';
 import { createMigrateTask, type MigrateStepOptions } from './steps/migrate';
 import { createRedoTask, type RedoOptions } from './steps/redo';
+import { createSchemaCheckTask, createSchemaDumpTask } from './steps/schema';
+import { createBaselineTask, createDriftTask, createLiveServerTask } from './steps/live';
 import { createStartDbTask, type StartDbOptions } from './steps/start-db';
 import { createStatusTask, type StatusStepOptions } from './steps/status';
 import { createTeardownTask } from './steps/teardown';
@@ -57,6 +59,11 @@ export interface StepFactories {
   lint(options?: LintTaskOptions): Step<'settings', never>;
   watch(options?: WatchTaskOptions): Step<'settings', never>;
   stopDb(): Step<never, never>;
+  dumpSchema(): Step<'settings' | 'database', never>;
+  checkSchema(): Step<'settings' | 'database', never>;
+  liveServer(command: string): Step<'settings', never>;
+  drift(): Step<'settings' | 'database', never>;
+  baseline(): Step<'settings' | 'database', never>;
   /** A step of your own. @example steps.step({ name: 'seed', needs: ['settings', 'database'], run: async ({ url }) => seed(url) }) */
   step<Needs extends HandoffKey = 'settings'>(definition: CustomStepDefinition<Needs>): Step<Needs, never>;
 }
@@ -80,6 +87,11 @@ export function stepFactories(ctx: TaskContext): StepFactories {
     lint: (options) => createLintTask(ctx, options),
     watch: (options) => createWatchTask(ctx, options),
     stopDb: () => createDbStopTask(ctx),
+    dumpSchema: () => createSchemaDumpTask(ctx),
+    checkSchema: () => createSchemaCheckTask(ctx),
+    liveServer: (command) => createLiveServerTask(ctx, command),
+    drift: () => createDriftTask(ctx),
+    baseline: () => createBaselineTask(ctx),
     step: (definition) => createCustomStep(ctx, definition),
   };
 }

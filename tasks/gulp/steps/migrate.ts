@@ -1,5 +1,7 @@
+import { existsSync } from 'node:fs';
 import { migrate } from '../../engine/migrate';
 import { migrationUrl } from '../../engine/migration-role';
+import { writeSchemaFile } from '../../engine/schema';
 import type { Direction } from '../../settings/settings';
 import { need, type TaskContext } from '../context';
 import { installSignalHandlers } from '../signals';
@@ -12,6 +14,11 @@ export interface MigrateStepOptions {
   count?: number;
   /** The step's name in gulp's log and `gulp --tasks`. Default: 'migrate' (the `migrate` command names it runMigrations). */
   name?: string;
+  /**
+   * After migrating a throw-away database all the way up, rewrite the project's schema file (SCHEMA_FILE, default
+   * schema.sql) when it exists (migrate:local). Default false.
+   */
+  refreshSchema?: boolean;
 }
 
 /**
@@ -19,7 +26,10 @@ export interface MigrateStepOptions {
  * its duration, a summary, and on failure one error that names the migration and what to do.
  * @example const migrateStep = createMigrateTask(ctx);
  */
-export function createMigrateTask(ctx: TaskContext, { direction, count, name = 'migrate' }: MigrateStepOptions = {}): Step<'settings', never> {
+export function createMigrateTask(
+  ctx: TaskContext,
+  { direction, count, name = 'migrate', refreshSchema = false }: MigrateStepOptions = {},
+): Step<'settings', never> {
   return defineStep(
     ctx,
     {
@@ -47,7 +57,23 @@ export function createMigrateTask(ctx: TaskContext, { direction, count, name = '
       if (!settings.run.dryRun) installSignalHandlers(ctx);
       // A database this run started (throw-away, or kept locally) has nobody else connected: lock-safety findings warn.
       const local = ctx.handoff.database !== undefined && ctx.handoff.database.provider !== 'external';
-      await migrate({ settings, url, direction, count, logger: ctx.logger, cleanups: ctx.cleanups, preflightLint: ctx.handoff.preflightLint, local });
+      const result = await migrate({
+        settings,
+        url,
+        direction,
+        count,
+        logger: ctx.logger,
+        cleanups: ctx.cleanups,
+        preflightLint: ctx.handoff.preflightLint,
+        local,
+      });
+      // A throw-away database migrated all the way up is the schema the migrations produce: keep the committed schema
+      // file (when the project has one) current.
+      const throwAway = local && ctx.handoff.keepDatabase !== true;
+      const allUp = result.direction === 'up' && !result.dryRun && (settings.run.count ?? count ?? Number.POSITIVE_INFINITY) === Number.POSITIVE_INFINITY;
+      if (refreshSchema && throwAway && allUp && existsSync(settings.source.schemaFile)) {
+        await writeSchemaFile({ url: ctx.handoff.database!.url, settings, logger: ctx.logger });
+      }
     },
   );
 }
