@@ -286,18 +286,60 @@ export function takeSnapshot(url: string, options: SnapshotOptions = {}): Promis
   return withClient(url, (client) => readSnapshot(client, options));
 }
 
-/** {@link takeSnapshot} on an open client (not inside a transaction of the caller's). */
-export async function readSnapshot(client: Client, { ignoreTables = [] }: SnapshotOptions = {}): Promise<SchemaSnapshot> {
+/**
+ * {@link takeSnapshot} on an open client (not inside a transaction of the caller's), in one repeatable-read
+ * transaction. Given several clients, the queries run on them at once, with no transaction: for a caller that knows
+ * nothing changes the schema meanwhile (verify, on its own throw-away database).
+ */
+export async function readSnapshot(clients: Client | readonly Client[], { ignoreTables = [] }: SnapshotOptions = {}): Promise<SchemaSnapshot> {
   const params = [ignoreTables];
+  const pool = Array.isArray(clients) ? (clients as readonly Client[]) : [clients as Client];
+  const consistent = pool.length === 1;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- catalog rows of many shapes, each read by its own query
   type Row = Record<string, any>;
-  const rows = async (sql: string, withParams = false): Promise<Row[]> => (await client.query(sql, withParams ? params : [])).rows as Row[];
-  await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+  if (consistent) await pool[0]!.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
   try {
+    const queries: [string, boolean][] = [
+      [SCHEMAS_SQL, false],
+      [EXTENSIONS_SQL, false],
+      [RELATIONS_SQL, true],
+      [COLUMNS_SQL, true],
+      [CONSTRAINTS_SQL, true],
+      [INDEXES_SQL, true],
+      [TRIGGERS_SQL, true],
+      [POLICIES_SQL, true],
+      [SEQUENCES_SQL, true],
+      [TYPES_SQL, false],
+      [FUNCTIONS_SQL, false],
+    ];
+    // The costly ones first, spread over the clients (the single client queues them).
+    // Spread over the clients, each running its share one after the other (a pg client takes one query at a time).
+    const results: Row[][] = new Array(queries.length);
+    await Promise.all(
+      pool.map(async (client, slot) => {
+        for (let index = slot; index < queries.length; index += pool.length) {
+          const [sql, withParams] = queries[index]!;
+          results[index] = (await client.query(sql, withParams ? params : [])).rows as Row[];
+        }
+      }),
+    );
+    const [schemas, extensions, relations, columns, constraints, indexes, triggers, policies, sequences, types, functions] = results as [
+      Row[],
+      Row[],
+      Row[],
+      Row[],
+      Row[],
+      Row[],
+      Row[],
+      Row[],
+      Row[],
+      Row[],
+      Row[],
+    ];
     const snapshot: SchemaSnapshot = {
-      schemas: keyed(await rows(SCHEMAS_SQL), (row) => [row.name, {}]),
-      extensions: keyed(await rows(EXTENSIONS_SQL), (row) => [row.name, { schema: row.schema, version: row.version }]),
-      relations: keyed(await rows(RELATIONS_SQL, true), (row) => [
+      schemas: keyed(schemas, (row) => [row.name, {}]),
+      extensions: keyed(extensions, (row) => [row.name, { schema: row.schema, version: row.version }]),
+      relations: keyed(relations, (row) => [
         row.name,
         {
           kind: RELATION_KINDS[row.kind] ?? 'table',
@@ -310,7 +352,7 @@ export async function readSnapshot(client: Client, { ignoreTables = [] }: Snapsh
           definition: row.definition,
         },
       ]),
-      columns: keyed(await rows(COLUMNS_SQL, true), (row) => [
+      columns: keyed(columns, (row) => [
         `${row.on}.${row.name}`,
         {
           on: row.on,
@@ -323,16 +365,16 @@ export async function readSnapshot(client: Client, { ignoreTables = [] }: Snapsh
           collation: row.collation,
         },
       ]),
-      constraints: keyed(await rows(CONSTRAINTS_SQL, true), (row) => [
+      constraints: keyed(constraints, (row) => [
         `${row.name} on ${row.on}`,
         { on: row.on, name: row.name, kind: CONSTRAINT_KINDS[row.kind] ?? 'constraint', definition: row.definition },
       ]),
-      indexes: keyed(await rows(INDEXES_SQL, true), (row) => [`${row.name} on ${row.on}`, { on: row.on, name: row.name, definition: row.definition }]),
-      triggers: keyed(await rows(TRIGGERS_SQL, true), (row) => [
+      indexes: keyed(indexes, (row) => [`${row.name} on ${row.on}`, { on: row.on, name: row.name, definition: row.definition }]),
+      triggers: keyed(triggers, (row) => [
         `${row.name} on ${row.on}`,
         { on: row.on, name: row.name, definition: row.definition, state: TRIGGER_STATES[row.state] ?? row.state },
       ]),
-      policies: keyed(await rows(POLICIES_SQL, true), (row) => [
+      policies: keyed(policies, (row) => [
         `${row.name} on ${row.on}`,
         {
           on: row.on,
@@ -344,7 +386,7 @@ export async function readSnapshot(client: Client, { ignoreTables = [] }: Snapsh
           check: row.check,
         },
       ]),
-      sequences: keyed(await rows(SEQUENCES_SQL, true), (row) => [
+      sequences: keyed(sequences, (row) => [
         row.name,
         {
           type: row.type,
@@ -357,7 +399,7 @@ export async function readSnapshot(client: Client, { ignoreTables = [] }: Snapsh
           ownedBy: row.owned_by,
         },
       ]),
-      types: keyed(await rows(TYPES_SQL), (row) => [
+      types: keyed(types, (row) => [
         row.name,
         {
           kind: TYPE_KINDS[row.kind] ?? 'base type',
@@ -370,11 +412,11 @@ export async function readSnapshot(client: Client, { ignoreTables = [] }: Snapsh
           subtype: row.subtype,
         },
       ]),
-      functions: keyed(await rows(FUNCTIONS_SQL), (row) => [row.name, { kind: FUNCTION_KINDS[row.kind] ?? 'function', definition: row.definition }]),
+      functions: keyed(functions, (row) => [row.name, { kind: FUNCTION_KINDS[row.kind] ?? 'function', definition: row.definition }]),
     };
     return snapshot;
   } finally {
-    await client.query('ROLLBACK');
+    if (consistent) await pool[0]!.query('ROLLBACK');
   }
 }
 

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import type { Client } from 'pg';
 import { describeChecksumFailure, recordChecksums, recordChecksumsWith, type RanMigration } from '../db/checksums';
 import type { Cleanups } from '../util/cleanups';
 import type { Direction } from '../settings/settings';
@@ -10,7 +11,7 @@ import { MigrationProgress } from './migration-progress';
 import type { Logger } from '../util/logger';
 import { DEFAULT_IGNORE_PATTERN, readMigrationFolder } from '../sources/migration-folder';
 import { assertRollbacksExist, sqlLoaderStrategies } from '../sources/sql-rollbacks';
-import { readAppliedNames } from '../db/ledger';
+import { readAppliedNames, readLedger } from '../db/ledger';
 import { withClient } from '../db/pg-client';
 
 type RunnerOption = import('node-pg-migrate').RunnerOption;
@@ -26,6 +27,18 @@ export interface RunMigrationsOptions {
   logger: Logger;
   /** The run's cleanups (Ctrl-C, SIGTERM): while the runner works, they cancel its statement on the server. */
   cleanups?: Cleanups;
+  /**
+   * Run on this session, which the caller opened and holds the migration lock on (verify's many small runs): no
+   * connection, lock or session settings of its own. Default: a connection of its own, locked for the run.
+   */
+  session?: Client;
+  /**
+   * Read the migration files anew (default): node-pg-migrate's loader keeps modules in Node's cache, and an edited file
+   * must run in its new version. False when the files cannot have changed since the last run (verify).
+   */
+  reload?: boolean;
+  /** Record checksums for migrate:status (default). False for runs whose ledger is thrown away (verify's steps). */
+  checksums?: boolean;
 }
 
 export type { RanMigration } from '../db/checksums';
@@ -38,52 +51,72 @@ export type { RanMigration } from '../db/checksums';
  * --lock-timeout / --statement-timeout.
  * @example const ran = await runMigrations({ settings, url: settings.connection.url, direction: 'up', count: Infinity, logger: console });
  */
-export async function runMigrations({ settings, url, direction, count, logger, cleanups }: RunMigrationsOptions): Promise<RanMigration[]> {
+export async function runMigrations({
+  settings,
+  url,
+  direction,
+  count,
+  logger,
+  cleanups,
+  session,
+  reload = true,
+  checksums = true,
+}: RunMigrationsOptions): Promise<RanMigration[]> {
   const { runner, PG_MIGRATE_LOCK_ID } = await import('node-pg-migrate');
   const lockId = String(PG_MIGRATE_LOCK_ID);
-  if (direction === 'down') await assertRollbacksFor(url, settings, count);
-  forgetLoadedMigrations(settings.source.migrationsDir);
+  if (direction === 'down') await assertRollbacksFor(url, settings, count, session);
+  if (reload) forgetLoadedMigrations(settings.source.migrationsDir);
   const progress = new MigrationProgress(logger, direction);
+  const strategies = (await sqlLoaderStrategies()) as unknown as RunnerOption['migrationLoaderStrategies'];
+  /** The runner on a session that holds the lock, then the checksums. */
+  const migrateOn = async (client: Client) => {
+    try {
+      const applied = await runner({
+        dbClient: client,
+        dir: settings.source.migrationsDir,
+        migrationsTable: settings.ledger.table,
+        migrationsSchema: settings.ledger.schema,
+        direction,
+        count,
+        singleTransaction: settings.run.singleTransaction,
+        checkOrder: true,
+        noLock: true,
+        ignorePattern: settings.source.ignorePattern ?? DEFAULT_IGNORE_PATTERN,
+        // The same strategy as node-pg-migrate/migrationLoader's, typed from its legacy entry point.
+        migrationLoaderStrategies: strategies,
+        logger: progress.runnerLogger,
+      });
+      // Checksums for migrate:status, on the same session. Not in the runner's transaction (it has committed): a
+      // crash between the two leaves "no checksum", never false drift. Failing to record only warns: they ran.
+      if (checksums)
+        await recordChecksumsWith(client, settings.ledger, applied, direction).catch((error: unknown) => logger.warn(describeChecksumFailure(error)));
+      return applied;
+    } catch (error) {
+      // Per-migration mode leaves the failed migration's transaction open (aborted): end it (before the unlock).
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    }
+  };
   try {
     // Our own client (withClient listens for its 'error' events): a connection lost mid-run then rejects the
     // runner's query with a message we explain, instead of escaping as an unhandled 'error' event.
-    const ran = await withClient(url, async (client) => {
-      const stopCancelling = cancelOnCleanup(cleanups, url, (client as unknown as { processID?: number }).processID);
-      try {
-        await client.query("SET client_connection_check_interval = '1s'").catch(() => undefined);
-        await acquireMigrationLock(client, { lockId, mode: settings.run.lockMode, waitTimeoutMs: settings.run.lockWaitMs, logger });
-        try {
-          await applySessionTimeouts(client, settings.run);
-          const applied = await runner({
-            dbClient: client,
-            dir: settings.source.migrationsDir,
-            migrationsTable: settings.ledger.table,
-            migrationsSchema: settings.ledger.schema,
-            direction,
-            count,
-            singleTransaction: settings.run.singleTransaction,
-            checkOrder: true,
-            noLock: true,
-            ignorePattern: settings.source.ignorePattern ?? DEFAULT_IGNORE_PATTERN,
-            // The same strategy as node-pg-migrate/migrationLoader's, typed from its legacy entry point.
-            migrationLoaderStrategies: (await sqlLoaderStrategies()) as unknown as RunnerOption['migrationLoaderStrategies'],
-            logger: progress.runnerLogger,
-          });
-          // Checksums for migrate:status, on the same session. Not in the runner's transaction (it has committed): a
-          // crash between the two leaves "no checksum", never false drift. Failing to record only warns: they ran.
-          await recordChecksumsWith(client, settings.ledger, applied, direction).catch((error: unknown) => logger.warn(describeChecksumFailure(error)));
-          return applied;
-        } catch (error) {
-          // Per-migration mode leaves the failed migration's transaction open (aborted): end it before the unlock.
-          await client.query('ROLLBACK').catch(() => undefined);
-          throw error;
-        } finally {
-          await releaseMigrationLock(client, lockId);
-        }
-      } finally {
-        stopCancelling();
-      }
-    });
+    const ran = session
+      ? await migrateOn(session)
+      : await withClient(url, async (client) => {
+          const stopCancelling = cancelOnCleanup(cleanups, url, (client as unknown as { processID?: number }).processID);
+          try {
+            await client.query("SET client_connection_check_interval = '1s'").catch(() => undefined);
+            await acquireMigrationLock(client, { lockId, mode: settings.run.lockMode, waitTimeoutMs: settings.run.lockWaitMs, logger });
+            try {
+              await applySessionTimeouts(client, settings.run);
+              return await migrateOn(client);
+            } finally {
+              await releaseMigrationLock(client, lockId);
+            }
+          } finally {
+            stopCancelling();
+          }
+        });
     progress.finish();
     return ran.map(({ name, path }) => ({ name, path }));
   } catch (error) {
@@ -117,8 +150,9 @@ function cancelOnCleanup(cleanups: Cleanups | undefined, url: string, pid: numbe
 }
 
 /** A down run stops before the database is touched when a `.sql` migration it would roll back has no rollback. */
-async function assertRollbacksFor(url: string, settings: MigrationSettings, count: number): Promise<void> {
-  const applied = (await readAppliedNames(url, settings.ledger).catch(() => undefined)) ?? [];
+async function assertRollbacksFor(url: string, settings: MigrationSettings, count: number, session?: Client): Promise<void> {
+  const ledger = session ? readLedger(session, settings.ledger).then((entries) => entries?.map((entry) => entry.name)) : readAppliedNames(url, settings.ledger);
+  const applied = (await ledger.catch(() => undefined)) ?? [];
   const toRollBack = new Set(applied.slice(Math.max(0, applied.length - count)));
   if (toRollBack.size === 0) return;
   const { migrations } = await readMigrationFolder(settings.source.migrationsDir, settings.source.ignorePattern);

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { migrationUrl } from '../../engine/migration-role';
 import { assertThrowAwayDatabase, verifyMigrations, verifyRefusal } from '../../engine/verify';
+import { readVerifyExceptions } from '../../sources/verify-exceptions';
 import { redactUrl } from '../../util/redact';
 import { need, type TaskContext } from '../context';
 import { defineStep, type Step } from '../step';
@@ -17,7 +18,7 @@ export function createVerifyTask(ctx: TaskContext): Step<'settings' | 'database'
     {
       name: 'verify',
       description: 'Apply each migration, roll each back, apply each again, comparing schema snapshots (throw-away database only)',
-      flags: ['migrationsDir', 'ignorePattern'],
+      flags: ['since', 'migrationsDir', 'ignorePattern'],
       requires: { migrates: true, applies: true, startsDatabase: true, connects: true },
       needs: ['settings', 'database'],
     },
@@ -28,7 +29,8 @@ export function createVerifyTask(ctx: TaskContext): Step<'settings' | 'database'
       assertThrowAwayDatabase(database, ctx.handoff.keepDatabase === true);
       const url = migrationUrl(database, settings.connection, settings.projectDir);
       const started = performance.now();
-      const verified = await verifyMigrations({ settings, url, logger: ctx.logger });
+      const exceptions = readVerifyExceptions(settings.projectDir);
+      const verified = await verifyMigrations({ settings, url, logger: ctx.logger, since: settings.command.since, exceptions });
       const ms = Math.round(performance.now() - started);
       if (verified.length === 0) {
         ctx.logger.info(`No migrations in ${path.relative(settings.projectDir, settings.source.migrationsDir) || '.'}/: nothing to verify`);
