@@ -29,6 +29,19 @@ export interface BaselineOptions {
 }
 
 /**
+ * migrate:baseline needs to know what to record: --to NAME, or --accept for a ledger node-pg-migrate already wrote.
+ * Checked before any server starts, and again by baselineDatabase for callers without gulp.
+ * @example assertBaselineTarget(settings.command.to, settings.command.accept);
+ */
+export function assertBaselineTarget(to: string | undefined, accept: boolean): void {
+  if (to === undefined && !accept) {
+    throw new TaskError('migrate:baseline needs --to NAME: the last migration whose schema the database already has', {
+      hint: '`gulp migrate:status` lists the migrations; then run `gulp migrate:baseline --to NAME` (or --accept to record the checksums of a ledger node-pg-migrate wrote)',
+    });
+  }
+}
+
+/**
  * Compares the live schema with what the migrations up to `to` produce; when equal (or with `force`), records those
  * migrations in the ledger with their checksums, in one transaction, without running them. Returns the names recorded.
  * @example await baselineDatabase({ settings, liveUrl, throwAwayUrl, to: '1732500004000_create_tags', force: false, accept: false, logger: console });
@@ -37,11 +50,7 @@ export async function baselineDatabase({ settings, liveUrl, throwAwayUrl, to, fo
   const applied = (await readAppliedNames(liveUrl, settings.ledger, settings.connection)) ?? [];
   const { files } = await ledgerPosition(settings, applied);
   const folder = `${path.relative(settings.source.projectDir, settings.source.migrationsDir) || '.'}/`;
-  if (to === undefined && !accept) {
-    throw new TaskError('migrate:baseline needs --to NAME: the last migration whose schema the database already has', {
-      hint: '`gulp migrate:status` lists the migrations; then run `gulp migrate:baseline --to NAME` (or --accept to record the checksums of a ledger node-pg-migrate wrote)',
-    });
-  }
+  assertBaselineTarget(to, accept);
   const last = to === undefined ? applied.length - 1 : findMigration(files, to, folder);
   if (last < applied.length - 1) {
     throw new TaskError(`the live database already has ${applied.length} migrations recorded, past ${files[last]!.name}`, {

@@ -109,7 +109,8 @@ export async function checkSchemaFile({ url, settings, logger }: { url: string; 
       context: 3,
     },
   );
-  const body = patch.split('\n').slice(2).join('\n').trimEnd();
+  // Without its first line (a row of `=`): from the `---` / `+++` header on.
+  const body = patch.split('\n').slice(1).join('\n').trimEnd();
   throw new TaskError(`${shown(settings)} is not what the migrations produce:\n${body}`, {
     hint: 'if the migrations are right, run `gulp schema:dump` and commit the file; if the file is, a migration was edited after it was dumped: restore it and put the change in a new migration',
   });

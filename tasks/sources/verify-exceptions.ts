@@ -61,9 +61,12 @@ export function readVerifyExceptions(projectDir: string): VerifyExceptions {
     if (leaves !== undefined && (!Array.isArray(leaves) || leaves.some((item) => typeof item !== 'string')))
       throw fail(`${where}.leaves must be a list of strings`);
     if (reason !== undefined && typeof reason !== 'string') throw fail(`${where}.reason must be a string`);
-    return { irreversible, leaves, reason };
+    // Only the keys given: a migration's entry without a reason keeps the top level's when the two are merged.
+    return { ...(irreversible !== undefined && { irreversible }), ...(leaves !== undefined && { leaves }), ...(reason !== undefined && { reason }) };
   };
   const top = Object.keys(all).length > 0 ? check('the top level', all) : undefined;
+  if (top?.irreversible !== undefined)
+    throw fail('marks every migration irreversible at the top level: "irreversible" belongs to one migration, under "migrations": { "<name>": { … } }');
   return {
     ...(top ? { all: top } : {}),
     migrations: Object.fromEntries(Object.entries(migrations as Record<string, unknown>).map(([name, entry]) => [name, check(`"${name}"`, entry)])),

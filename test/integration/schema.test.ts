@@ -58,6 +58,8 @@ describe('the committed schema file: schema:dump and schema:check', function () 
     const edited = await runGulp(['schema:check'], { cwd: project.dir, env: EMBEDDED });
     expect(edited.code).to.equal(1);
     expect(edited.output).to.include('schema.sql is not what the migrations produce:');
+    expect(edited.output).to.match(/^--- schema\.sql \(committed\)$/m);
+    expect(edited.output).to.match(/^\+\+\+ schema\.sql \(from the migrations\)$/m);
     expect(edited.output).to.match(/^\+ {4}"nickname" text,?$/m);
     expect(edited.output).to.include('hint: if the migrations are right, run `gulp schema:dump` and commit the file');
     writeFileSync(users, original);
@@ -130,6 +132,15 @@ describe('the committed schema file: schema:dump and schema:check', function () 
       expect(status.output).to.include('5 applied');
       const again = await runGulp(['migrate'], { cwd: project.dir, env: { DATABASE_URL: url } });
       expect(again.output).to.include('Already up to date');
+    });
+
+    it('migrate:baseline without --to (or --accept) says what it needs before any server starts, and records nothing', async () => {
+      const url = await databaseFromSchemaFile('baseline_no_to');
+      const run = await runGulp(['migrate:baseline'], { cwd: project.dir, env: { DATABASE_URL: url } });
+      expect(run.code).to.equal(1);
+      expect(run.output).to.include('migrate:baseline needs --to NAME: the last migration whose schema the database already has');
+      expect(run.output).not.to.include('Database provider:');
+      expect(await query(url, "SELECT to_regclass('public.pgmigrations') IS NULL AS none")).to.deep.equal([{ none: true }]);
     });
 
     it('migrate:baseline refuses a database with one column more, showing it, and records nothing (--force records anyway)', async () => {

@@ -58,6 +58,9 @@ describe('migrate:verify for real histories', () => {
       expect(run.output).to.match(/Verified 2 migrations: each down reverses its up/);
       expect(run.output).to.include('✓ 1700000001000_create_payments');
       expect(run.output).not.to.include('✓ 1600000001000_index_accounts');
+      const last = await runGulp(['migrate:verify', '--since', '1700000001000_create_payments'], { cwd: since.dir, env: EMBEDDED });
+      expect(last.code, last.output).to.equal(0);
+      expect(last.output).to.include('No migrations after --since 1700000001000_create_payments: nothing to verify (the history before it applied cleanly)');
     } finally {
       since.remove();
     }

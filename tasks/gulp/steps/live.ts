@@ -1,4 +1,4 @@
-import { baselineDatabase } from '../../engine/baseline';
+import { assertBaselineTarget, baselineDatabase } from '../../engine/baseline';
 import { detectDrift } from '../../engine/live-schema';
 import { migrationUrl } from '../../engine/migration-role';
 import { EXIT_DRIFT } from '../../engine/status-model';
@@ -36,6 +36,7 @@ export function createLiveServerTask(ctx: TaskContext, command: string): Step<'s
           },
         );
       }
+      if (command === 'migrate:baseline') assertBaselineTarget(settings.command.to, settings.command.accept);
       const version = await withClient(
         settings.connection.url,
         async (client) => (await client.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]!.v,

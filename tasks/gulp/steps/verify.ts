@@ -32,7 +32,9 @@ export function createVerifyTask(ctx: TaskContext): Step<'settings' | 'database'
       const exceptions = readVerifyExceptions(settings.projectDir);
       const verified = await verifyMigrations({ settings, url, logger: ctx.logger, since: settings.command.since, exceptions });
       const ms = Math.round(performance.now() - started);
-      if (verified.length === 0) {
+      if (verified.length === 0 && settings.command.since) {
+        ctx.logger.info(`No migrations after --since ${settings.command.since}: nothing to verify (the history before it applied cleanly)`);
+      } else if (verified.length === 0) {
         ctx.logger.info(`No migrations in ${path.relative(settings.projectDir, settings.source.migrationsDir) || '.'}/: nothing to verify`);
       } else if (verified.length === 1) {
         ctx.logger.info(`Verified 1 migration: its down reverses its up, and re-applying gives the same schema (${ms} ms)`);
