@@ -124,3 +124,30 @@ describe('migrate:verify for real histories', () => {
     }
   });
 });
+
+describe('migrate:verify and lint', () => {
+  it('refuses a migration that cannot load before any server starts, and only warns on lock-safety findings (a throw-away database)', async () => {
+    const broken = project({ ...HISTORY, '1700000000000_broken.ts': 'export const up = (pgm => {\n' });
+    try {
+      const run = await runGulp(['migrate:verify'], { cwd: broken.dir, env: EMBEDDED });
+      expect(run.code).to.equal(1);
+      expect(run.output).to.include('1700000000000_broken.ts');
+      expect(run.output).not.to.include('Database provider:');
+    } finally {
+      broken.remove();
+    }
+    const unsafe = project({
+      ...HISTORY,
+      '1700000000000_index_invoices.ts': ts("pgm.createIndex('invoices', 'account_id');", "pgm.dropIndex('invoices', 'account_id');"),
+    });
+    try {
+      const run = await runGulp(['migrate:verify', '--since', '1600000002000_create_invoices'], { cwd: unsafe.dir, env: EMBEDDED });
+      expect(run.code, run.output).to.equal(0);
+      // No git here: every migration is new (the history's index too), and a warning on a throw-away database.
+      expect(run.output).to.match(/Lint: 2 warnings in 2 files \(not blocking; 2 of them are errors on a database others use, not on this local one/);
+      expect(run.output).to.include('✓ 1700000000000_index_invoices');
+    } finally {
+      unsafe.remove();
+    }
+  });
+});

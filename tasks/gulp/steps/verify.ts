@@ -1,5 +1,8 @@
 import path from 'node:path';
+import { assertLintClean } from '../../engine/lint-policy';
 import { migrationUrl } from '../../engine/migration-role';
+import { readBaseline } from '../../lint/baseline';
+import { loadMigrationFiles } from '../../sources/render-sql';
 import { assertThrowAwayDatabase, verifyMigrations, verifyRefusal } from '../../engine/verify';
 import { readVerifyExceptions } from '../../sources/verify-exceptions';
 import { redactUrl } from '../../util/redact';
@@ -18,7 +21,7 @@ export function createVerifyTask(ctx: TaskContext): Step<'settings' | 'database'
     {
       name: 'verify',
       description: 'Apply each migration, roll each back, apply each again, comparing schema snapshots (throw-away database only)',
-      flags: ['since', 'migrationsDir', 'ignorePattern'],
+      flags: ['since', 'migrationsDir', 'ignorePattern', 'lint'],
       requires: { migrates: true, applies: true, startsDatabase: true, connects: true },
       needs: ['settings', 'database'],
     },
@@ -28,6 +31,16 @@ export function createVerifyTask(ctx: TaskContext): Step<'settings' | 'database'
       const database = ctx.handoff.database;
       assertThrowAwayDatabase(database, ctx.handoff.keepDatabase === true);
       const url = migrationUrl(database, settings.connection, settings.projectDir);
+      if (ctx.handoff.preflightLint) {
+        // The pre-flight migrate runs (what cannot run was refused before the server started): lock-safety findings
+        // of new migrations are warnings here, the database being a throw-away one.
+        const { source } = settings;
+        const willApply = async () =>
+          (await loadMigrationFiles({ dir: source.migrationsDir, projectDir: source.projectDir, ignorePattern: source.ignorePattern })).map(
+            (file) => file.name,
+          );
+        await assertLintClean(source, ctx.logger, { willApply, linted: ctx.handoff.preflightLint, local: true, baseline: readBaseline(settings.projectDir) });
+      }
       const started = performance.now();
       const exceptions = readVerifyExceptions(settings.projectDir);
       const verified = await verifyMigrations({ settings, url, logger: ctx.logger, since: settings.command.since, exceptions });
