@@ -20,6 +20,20 @@ const LOCK_NOT_AVAILABLE = '55P03';
 export class MigrationLockError extends TaskError {}
 
 /**
+ * The advisory lock key of a run: node-pg-migrate's own (so a run of its CLI and one of these tasks exclude each
+ * other), or, for migrations run in a schema of their own (a `--schemas` fleet, each schema with its own ledger), a key
+ * derived from the schema's name, so tenants of one database migrate side by side while two runs on one tenant still
+ * exclude each other.
+ * @example const lockId = migrationLockId(PG_MIGRATE_LOCK_ID, settings.ledger.runSchema);
+ */
+export function migrationLockId(base: number | bigint | string, schema?: string): string {
+  if (schema === undefined) return String(base);
+  let hash = 0x811c9dc5;
+  for (const byte of Buffer.from(schema, 'utf8')) hash = Math.imul(hash ^ byte, 0x01000193) >>> 0;
+  return String(BigInt(base) + 1n + BigInt(hash));
+}
+
+/**
  * Takes the migration run lock (node-pg-migrate's session advisory lock) on `client`, so only one run migrates a
  * database at a time: the runner is then called with `noLock`, on the same session. When another run holds it, fails
  * at once naming that session, or (`wait`) says once that it waits and blocks until the lock is free or the wait

@@ -6,7 +6,7 @@ import type { Direction } from '../settings/settings';
 import type { MigrationSettings } from './types';
 import { sessionsHoldingLocks } from '../db/lock-diagnosis';
 import { explainMigrationFailure, isTimeoutFailure } from './migration-errors';
-import { acquireMigrationLock, applySessionTimeouts, MigrationLockError, releaseMigrationLock } from '../db/migration-lock';
+import { acquireMigrationLock, applySessionTimeouts, migrationLockId, MigrationLockError, releaseMigrationLock } from '../db/migration-lock';
 import { MigrationProgress } from './migration-progress';
 import type { Logger } from '../util/logger';
 import { DEFAULT_IGNORE_PATTERN, readMigrationFolder } from '../sources/migration-folder';
@@ -63,7 +63,7 @@ export async function runMigrations({
   checksums = true,
 }: RunMigrationsOptions): Promise<RanMigration[]> {
   const { runner, PG_MIGRATE_LOCK_ID } = await import('node-pg-migrate');
-  const lockId = String(PG_MIGRATE_LOCK_ID);
+  const lockId = migrationLockId(PG_MIGRATE_LOCK_ID, settings.ledger.runSchema);
   if (direction === 'down') await assertRollbacksFor(url, settings, count, session);
   if (reload) forgetLoadedMigrations(settings.source.migrationsDir);
   const progress = new MigrationProgress(logger, direction);
@@ -76,6 +76,7 @@ export async function runMigrations({
         dir: settings.source.migrationsDir,
         migrationsTable: settings.ledger.table,
         migrationsSchema: settings.ledger.schema,
+        ...(settings.ledger.runSchema !== undefined && { schema: settings.ledger.runSchema, createSchema: true, createMigrationsSchema: true }),
         direction,
         count,
         singleTransaction: settings.run.singleTransaction,

@@ -60,7 +60,7 @@ export async function migrationStatus({ settings, url, logger, write }: StatusOp
       hint: 'run `gulp migrate:status` to see every migration, or `gulp migrate:status --accept --name NAME` to accept one',
     });
   }
-  const folder = await readFolder(source);
+  const folder = await readStatusFolder(source);
   const { compareMigrationFileNames } = await import('node-pg-migrate/utils/comparators');
   const compareNames = (a: string, b: string) => compareMigrationFileNames(a, b);
 
@@ -90,7 +90,8 @@ export async function migrationStatus({ settings, url, logger, write }: StatusOp
   return exitCode;
 }
 
-async function readFolder(source: StatusSettings['source']): Promise<MigrationFolder> {
+/** The migrations folder as status reads it; a missing folder is a TaskError saying what to set. */
+export async function readStatusFolder(source: StatusSettings['source']): Promise<MigrationFolder> {
   try {
     return await readMigrationFolder(source.migrationsDir, source.ignorePattern);
   } catch (error) {
@@ -103,7 +104,7 @@ async function readFolder(source: StatusSettings['source']): Promise<MigrationFo
 }
 
 /** Every migration file with the checksum of its content now. */
-function hashFiles(folder: MigrationFolder): FileEntry[] {
+export function hashFiles(folder: MigrationFolder): FileEntry[] {
   return folder.migrations.map(({ name, file, path: filePath }) => {
     try {
       return { name, file, current: hashMigrationFileSync(filePath) };

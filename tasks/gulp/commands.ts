@@ -41,7 +41,7 @@ export const COMMANDS: Readonly<Record<CommandId, CommandRow>> = {
   migrate: {
     name: 'migrate',
     description: 'Migrate the database at DATABASE_URL (or DB_*): `gulp migrate --direction down` rolls back the last one',
-    steps: (s) => [s.ensureEnv(), s.waitDb(), s.migrate({ name: 'runMigrations' })],
+    steps: (s) => [s.ensureEnv(), s.waitDb(), s.migrate({ name: 'runMigrations', fleet: true })],
   },
   migrateStatus: {
     name: 'migrate:status',

@@ -142,6 +142,33 @@ export const FLAGS = {
   },
   to: { flag: 'to', type: 'string', valueName: 'NAME', description: 'migrate:baseline: the last migration the existing database already has' },
   force: { flag: 'force', type: 'boolean', description: 'migrate:baseline: record the migrations even when the schemas differ (says so)' },
+  targets: {
+    flag: 'targets',
+    type: 'string',
+    valueName: 'FILE',
+    env: 'MIGRATIONS_TARGETS',
+    description: 'a fleet: migrate (or show the status of) every database a JSON file lists, [{ "name", "url" | "env" }]',
+  },
+  targetsQuery: {
+    flag: 'targets-query',
+    type: 'string',
+    valueName: 'SQL',
+    description: 'a fleet: the databases a query on DATABASE_URL returns (columns name, url)',
+  },
+  schemas: {
+    flag: 'schemas',
+    type: 'string',
+    valueName: 'LIST|SQL',
+    description: 'a fleet of schemas in DATABASE_URL (a,b,c, or a query returning their names), each with its own ledger',
+  },
+  concurrency: { flag: 'concurrency', type: 'string', valueName: 'N', default: '4', description: 'a fleet: how many targets at once (one connection each)' },
+  canary: { flag: 'canary', type: 'string', valueName: 'K', description: 'a fleet: migrate K targets first, and stop if any of them fails' },
+  continueOnError: {
+    flag: 'continue-on-error',
+    type: 'boolean',
+    description: 'a fleet: after a target fails, go on with the others (default: finish the running ones, start no new one)',
+  },
+  report: { flag: 'report', type: 'string', valueName: 'FILE', description: 'a fleet: write each target’s outcome to FILE as JSON' },
 } as const satisfies Record<string, FlagSpec>;
 
 export type FlagName = keyof typeof FLAGS;

@@ -6,6 +6,7 @@ import { TaskError } from '../util/errors';
 import { parseDuration } from './duration';
 import { FLAGS, describeUnknownFlag, flagUsage, parseFlags, type FlagName, type ProviderName, type RawFlags } from './flags';
 import { readKeptStateSync } from './kept-state';
+import { readTargetsFile, SCHEMA_NAME, type FleetTarget } from './targets';
 
 export { PROVIDER_NAMES, type ProviderName } from './flags';
 export type Direction = (typeof FLAGS.direction.values)[number];
@@ -61,6 +62,11 @@ export interface LedgerSettings {
   schema: string;
   /** MIGRATIONS_TABLE: node-pg-migrate's `migrationsTable`. */
   table: string;
+  /**
+   * The schema the migrations run in (node-pg-migrate's `schema`: the search_path; created when missing): a tenant's
+   * schema of a `--schemas` fleet, whose ledger is in it too. Undefined: the role's own search_path.
+   */
+  runSchema?: string;
 }
 
 /** How a migration run behaves. */
@@ -138,6 +144,33 @@ export interface CommandSettings {
   force: boolean;
 }
 
+/** A fleet: many databases, or many schemas of one, migrated (or shown) by one command. */
+export interface FleetSettings {
+  /** --targets FILE (MIGRATIONS_TARGETS), read: the databases it lists. */
+  targets?: FleetTarget[];
+  /** The targets file, absolute (for messages). */
+  targetsFile?: string;
+  /** Names of targets whose URL in the committed file holds a password. */
+  targetsWithPassword: string[];
+  /** --targets-query SQL, run on DATABASE_URL: rows of (name, url). */
+  targetsQuery?: string;
+  /** --schemas: schema names, or a query on DATABASE_URL returning them. */
+  schemas?: { list: string[] } | { query: string };
+  /** --concurrency: targets at once, one connection each. */
+  concurrency: number;
+  /** --canary K: these many first; the rest only when all of them succeed. 0: no canary. */
+  canary: number;
+  /** --continue-on-error. */
+  continueOnError: boolean;
+  /** --report FILE, absolute. */
+  reportFile?: string;
+}
+
+/** True when the command works on a fleet (--targets, --targets-query or --schemas) rather than one database. */
+export function isFleet(fleet: FleetSettings): boolean {
+  return fleet.targets !== undefined || fleet.targetsQuery !== undefined || fleet.schemas !== undefined;
+}
+
 /** Everything the commands need, resolved once from flags, the environment, `.env` and the project's options. */
 export interface Settings {
   projectDir: string;
@@ -149,6 +182,7 @@ export interface Settings {
   run: RunSettings;
   provider: ProviderSettings;
   command: CommandSettings;
+  fleet: FleetSettings;
 }
 
 /** A project's defaults (createMigrationTasks options): each is used when its environment variable and flag are absent. */
@@ -252,14 +286,16 @@ export function resolveSettings({
   const get = (name: string) => (vars[name]?.trim() ? vars[name]!.trim() : undefined);
   const read = new FlagReader(flags, get, problems);
 
+  // A fleet from a targets file connects to the databases it lists: DATABASE_URL is then not needed.
+  const fleet = resolveFleet(flags, get, cwd, problems);
   // A command that never connects (migrate:create) neither needs nor checks the connection settings.
-  const connectionProblems = connects ? problems : new Problems();
+  const connectionProblems = connects && fleet.targets === undefined ? problems : new Problems();
   const provider = read.choice('provider', connectionProblems) ?? defaults.provider;
   const keepDb = parseBoolean('KEEP_DB', get('KEEP_DB'), connectionProblems);
   const external = connects && (!startsDatabase || liveDatabase || provider === 'external');
   const connection =
     resolveConnection(get, external, cwd, defaults, connectionProblems) ??
-    (connects ? undefined : resolveConnection(() => undefined, false, cwd, defaults, new Problems()));
+    (connects && fleet.targets === undefined ? undefined : resolveConnection(() => undefined, false, cwd, defaults, new Problems()));
 
   const fromFlag = flags.timeout !== undefined;
   const timeoutText = flags.timeout ?? get('DB_WAIT_TIMEOUT');
@@ -354,6 +390,7 @@ export function resolveSettings({
       to: flags.to,
       force: flags.force ?? false,
     },
+    fleet,
   };
 }
 
@@ -466,6 +503,63 @@ function parsePort(text: string): number | undefined {
   if (!/^\d+$/.test(text)) return undefined;
   const port = Number(text);
   return port >= 1 && port <= 65_535 ? port : undefined;
+}
+
+const QUERY = /^\s*(select|with|values|table)\b/i;
+
+function resolveFleet(flags: RawFlags, get: (name: string) => string | undefined, cwd: string, problems: Problems): FleetSettings {
+  const targetsText = flags.targets ?? get('MIGRATIONS_TARGETS');
+  const targetsFile = targetsText === undefined ? undefined : path.resolve(cwd, targetsText);
+  const fileProblems: string[] = [];
+  const read = targetsFile === undefined ? undefined : readTargetsFile(targetsFile, get, fileProblems);
+  for (const problem of fileProblems) problems.add(flags.targets !== undefined ? 'flag' : 'env', problem);
+  const schemasText = flags.schemas?.trim();
+  let schemas: FleetSettings['schemas'];
+  if (schemasText !== undefined) {
+    if (QUERY.test(schemasText)) schemas = { query: schemasText };
+    else {
+      const list = schemasText
+        .split(',')
+        .map((name) => name.trim())
+        .filter(Boolean);
+      const bad = list.filter((name) => !SCHEMA_NAME.test(name));
+      if (list.length === 0) problems.flag('--schemas needs a comma-separated list of schema names, or a query returning them (SELECT …)');
+      if (bad.length > 0)
+        problems.flag(
+          `--schemas: ${bad.map((name) => JSON.stringify(name)).join(', ')} ${bad.length === 1 ? 'is not a schema name' : 'are not schema names'} these tasks take (letters, digits and _, not starting with a digit)`,
+        );
+      if (new Set(list).size !== list.length) problems.flag('--schemas names a schema twice');
+      schemas = { list };
+    }
+  }
+  const sources = [
+    targetsFile !== undefined && '--targets',
+    flags.targetsQuery !== undefined && '--targets-query',
+    schemas !== undefined && '--schemas',
+  ].filter(Boolean);
+  if (sources.length > 1) problems.flag(`${sources.join(' and ')} each name the whole fleet: give one of them`);
+  if (flags.targetsQuery !== undefined && !QUERY.test(flags.targetsQuery))
+    problems.flag('--targets-query must be a query (SELECT …) returning the columns name and url');
+  const positive = (flag: 'concurrency' | 'canary', text: string | undefined, fallback: number, min: number): number => {
+    if (text === undefined) return fallback;
+    if (/^\d+$/.test(text) && Number(text) >= min && Number(text) <= 256) return Number(text);
+    problems.flag(`--${flag} must be a whole number from ${min} to 256, got "${text}"`);
+    return fallback;
+  };
+  const fleetGiven = sources.length > 0;
+  for (const flag of ['concurrency', 'canary', 'continueOnError', 'report'] as const) {
+    if (!fleetGiven && flags[flag] !== undefined)
+      problems.flag(`${flagUsage(flag)} applies to a fleet: give --targets FILE, --targets-query SQL or --schemas too`);
+  }
+  return {
+    ...(read ? { targets: read.targets, targetsFile, targetsWithPassword: read.withPassword } : { targetsWithPassword: [] }),
+    ...(flags.targetsQuery !== undefined ? { targetsQuery: flags.targetsQuery } : {}),
+    ...(schemas ? { schemas } : {}),
+    concurrency: positive('concurrency', flags.concurrency, 4, 1),
+    canary: positive('canary', flags.canary, 0, 1),
+    continueOnError: flags.continueOnError ?? false,
+    ...(flags.report !== undefined ? { reportFile: path.resolve(cwd, flags.report) } : {}),
+  };
 }
 
 function parseCount(text: string | undefined, problems: Problems): number | undefined {

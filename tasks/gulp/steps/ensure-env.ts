@@ -63,7 +63,7 @@ export function createEnsureEnvTask(ctx: TaskContext, options: EnsureEnvOptions 
       }
       const source = settings.envFile ? ` (loaded ${settings.envFile})` : '';
       ctx.logger.debug?.(`Connection from ${settings.connection.source}${source}: ${redactUrl(settings.connection.url)}`);
-      if (settings.connection.passwordGenerated && connects) {
+      if (settings.connection.passwordGenerated && connects && settings.fleet.targets === undefined) {
         ctx.logger.info('DB_PASSWORD is not set: generated a random one for the database this run starts');
       }
     },

@@ -1,8 +1,9 @@
 import { existsSync } from 'node:fs';
+import { migrateFleet } from '../../engine/fleet';
 import { migrate } from '../../engine/migrate';
 import { migrationUrl } from '../../engine/migration-role';
 import { writeSchemaFile } from '../../engine/schema';
-import type { Direction } from '../../settings/settings';
+import { isFleet, type Direction } from '../../settings/settings';
 import { need, type TaskContext } from '../context';
 import { installSignalHandlers } from '../signals';
 import { defineStep, type Step } from '../step';
@@ -19,6 +20,17 @@ export interface MigrateStepOptions {
    * schema.sql) when it exists (migrate:local). Default false.
    */
   refreshSchema?: boolean;
+  /** Take the fleet flags (--targets, --targets-query, --schemas, --concurrency, --canary, …): the `migrate` command. Default false. */
+  fleet?: boolean;
+}
+
+/** The flags of a fleet (migrate and migrate:status). */
+export const FLEET_FLAGS = ['targets', 'targetsQuery', 'schemas', 'concurrency', 'canary', 'continueOnError', 'report'] as const;
+
+/** On a terminal, one progress line on stderr, rewritten in place (`''` clears it); nothing elsewhere. */
+export function progressLine(): ((line: string) => void) | undefined {
+  if (!process.stderr.isTTY) return undefined;
+  return (line) => void process.stderr.write(`\r\x1b[K${line}`);
 }
 
 /**
@@ -28,7 +40,7 @@ export interface MigrateStepOptions {
  */
 export function createMigrateTask(
   ctx: TaskContext,
-  { direction, count, name = 'migrate', refreshSchema = false }: MigrateStepOptions = {},
+  { direction, count, name = 'migrate', refreshSchema = false, fleet = false }: MigrateStepOptions = {},
 ): Step<'settings', never> {
   return defineStep(
     ctx,
@@ -47,6 +59,7 @@ export function createMigrateTask(
         'lockTimeout',
         'statementTimeout',
         'timeout',
+        ...(fleet ? FLEET_FLAGS : []),
       ],
       requires: { migrates: true, applies: true, connects: true },
       needs: ['settings'],
@@ -55,6 +68,19 @@ export function createMigrateTask(
       const settings = need(ctx, 'settings', name);
       const url = migrationUrl(ctx.handoff.database, settings.connection, settings.projectDir);
       if (!settings.run.dryRun) installSignalHandlers(ctx);
+      if (isFleet(settings.fleet)) {
+        await migrateFleet({
+          settings,
+          direction: settings.run.direction ?? direction ?? 'up',
+          count: settings.run.count ?? count ?? ((settings.run.direction ?? direction) === 'down' ? 1 : Number.POSITIVE_INFINITY),
+          logger: ctx.logger,
+          cleanups: ctx.cleanups,
+          preflightLint: ctx.handoff.preflightLint,
+          secrets: ctx.secrets,
+          progress: progressLine(),
+        });
+        return;
+      }
       // A database this run started (throw-away, or kept locally) has nobody else connected: lock-safety findings warn.
       const local = ctx.handoff.database !== undefined && ctx.handoff.database.provider !== 'external';
       const result = await migrate({

@@ -1,4 +1,7 @@
+import { fleetStatus } from '../../engine/fleet';
 import { migrationStatus } from '../../engine/status';
+import { isFleet } from '../../settings/settings';
+import { TaskError } from '../../util/errors';
 import { need, type TaskContext } from '../context';
 import { defineStep, type Step } from '../step';
 
@@ -20,12 +23,17 @@ export function createStatusTask(ctx: TaskContext, { write = (text) => void proc
     {
       name: 'showStatus',
       description: 'Show each migration: applied, pending, out of order, missing or edited since applied (exit 2 pending, 4 drift)',
-      flags: ['json', 'accept', 'name', 'migrationsDir', 'ignorePattern'],
+      flags: ['json', 'accept', 'name', 'migrationsDir', 'ignorePattern', 'targets', 'targetsQuery', 'schemas', 'concurrency'],
       requires: { migrates: true, connects: true },
       needs: ['settings'],
     },
     async () => {
       const settings = need(ctx, 'settings', 'showStatus');
+      if (isFleet(settings.fleet)) {
+        if (settings.command.accept) throw new TaskError('--accept records checksums on one database: run it without --targets / --schemas, per database');
+        ctx.setExitCode(await fleetStatus({ settings, logger: ctx.logger, secrets: ctx.secrets, ...(settings.command.json && { write }) }));
+        return;
+      }
       const url = ctx.handoff.database?.url ?? settings.connection.url;
       ctx.setExitCode(await migrationStatus({ settings, url, logger: ctx.logger, write }));
     },

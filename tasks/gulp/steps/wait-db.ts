@@ -35,7 +35,9 @@ export function createWaitDbTask(ctx: TaskContext, { clock, when }: WaitDbOption
       when,
     },
     async () => {
-      const { connection, projectDir } = need(ctx, 'settings', 'waitDb');
+      const { connection, projectDir, fleet } = need(ctx, 'settings', 'waitDb');
+      // A fleet from a targets file has no control database: each target is connected to (and reported) on its own.
+      if (fleet.targets !== undefined && !ctx.handoff.database) return;
       const url = ctx.handoff.database?.url ?? connection.url;
       const target = parseDatabaseUrl(url, []) ?? connection;
       const started = clock?.now() ?? performance.now();
