@@ -11,11 +11,13 @@ import type { Cleanups } from '../util/cleanups';
 import { messageOf, TaskError } from '../util/errors';
 import { redactSecrets, type Logger } from '../util/logger';
 import { redactUrl } from '../util/redact';
+import { compareSnapshots } from '../db/schema-diff';
 import { assertLintClean } from './lint-policy';
+import { comparableSnapshot, describeDifference, ledgerPosition, migrateThrowAway } from './live-schema';
 import { assertMigrationsFolder } from './migrate';
 import { runMigrations } from './run-migrations';
 import { hashFiles, readStatusFolder } from './status';
-import { classifyMigrations, statusExitCode, summarize, type FileEntry, type StatusSummary } from './status-model';
+import { classifyMigrations, EXIT_DRIFT, statusExitCode, summarize, type FileEntry, type StatusSummary } from './status-model';
 
 /** What a fleet command reads: where the files and ledger are, how to run, the connection (control database), the fleet. */
 export type FleetRunSettings = Pick<Settings, 'connection' | 'source' | 'ledger' | 'run' | 'fleet'>;
@@ -286,6 +288,70 @@ export async function fleetStatus({
     ].join('\n'),
   );
   return exitCode;
+}
+
+/**
+ * `gulp migrate:drift --targets FILE` (or `--targets-query`): each live database compared with what its applied
+ * migrations produce. One throw-away database is migrated forward through the positions the targets are at (each
+ * position once), and every target at a position is compared with it. Only reads the targets. Returns the exit bits:
+ * 4 when any target drifted, 1 when one could not be read.
+ * @example process.exitCode = await fleetDrift({ settings, throwAwayUrl, logger: console });
+ */
+export async function fleetDrift({
+  settings,
+  throwAwayUrl,
+  logger,
+  secrets,
+}: {
+  settings: FleetRunSettings;
+  throwAwayUrl: string;
+  logger: Logger;
+  secrets?: Set<string>;
+}): Promise<number> {
+  if (settings.fleet.schemas !== undefined) {
+    throw new TaskError('migrate:drift compares whole databases: --schemas is not supported here', {
+      hint: 'use `gulp migrate:status --schemas …` for the tenants’ ledgers, or --targets with one database per tenant',
+    });
+  }
+  const targets = await resolveFleetTargets(settings, logger, secrets);
+  const positions = new Map<number, ResolvedTarget[]>();
+  const broken = new Map<string, string>();
+  await pool(targets, settings.fleet.concurrency, async (target) => {
+    if (target.problem !== undefined) return void broken.set(target.name, target.problem);
+    try {
+      const applied = await withClient(target.url, (client) => readLedger(client, settings.ledger)).then((entries) => (entries ?? []).map((e) => e.name));
+      const { count } = await ledgerPosition(settings, applied);
+      positions.set(count, [...(positions.get(count) ?? []), target]);
+    } catch (error) {
+      broken.set(target.name, firstLine(error, secrets));
+    }
+  });
+  const drifted = new Map<string, string[]>();
+  let position = 0;
+  for (const count of [...positions.keys()].sort((a, b) => a - b)) {
+    await migrateThrowAway({ settings, throwAwayUrl, count: count - position, logger });
+    position = count;
+    const expected = await comparableSnapshot(settings, throwAwayUrl);
+    await pool(positions.get(count)!, settings.fleet.concurrency, async (target) => {
+      try {
+        const changes = compareSnapshots(expected, await comparableSnapshot(settings, target.url));
+        drifted.set(target.name, changes.map(describeDifference));
+      } catch (error) {
+        broken.set(target.name, firstLine(error, secrets));
+      }
+    });
+  }
+  const lines: string[] = [`Drift of ${count1(targets.length, 'target')} (${describeSource(settings)}):`];
+  for (const target of targets) {
+    const changes = drifted.get(target.name);
+    if (broken.has(target.name)) lines.push(`  ✗ ${target.name}: could not be read: ${broken.get(target.name)}`);
+    else if (changes && changes.length === 0) lines.push(`  = ${target.name}: no drift`);
+    else if (changes) lines.push(`  ✗ ${target.name}: differs in ${count1(changes.length, 'place')}:`, ...changes.map((change) => `      ${change}`));
+  }
+  const driftCount = [...drifted.values()].filter((changes) => changes.length > 0).length;
+  lines.push(`${targets.length - driftCount - broken.size} without drift, ${driftCount} drifted, ${broken.size} unreadable`);
+  (driftCount + broken.size > 0 ? logger.warn : logger.info).call(logger, lines.join('\n'));
+  return (driftCount > 0 ? EXIT_DRIFT : 0) | (broken.size > 0 ? 1 : 0);
 }
 
 /**

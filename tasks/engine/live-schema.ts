@@ -45,12 +45,16 @@ export async function migrateThrowAway({
   await runMigrations({ settings, url: throwAwayUrl, direction: 'up', count, logger: quiet });
 }
 
-/** Both snapshots, the migrations' first, without the extensions' versions (a property of the binaries, not of the schema). */
+/** A database's schema as drift compares it: without the extensions' versions (a property of the binaries, not of the schema). */
+export async function comparableSnapshot(settings: MigrationSettings, url: string): Promise<SchemaSnapshot> {
+  const snapshot = await withClient(url, (client) => schemaSnapshot(client, settings.ledger));
+  for (const extension of Object.values(snapshot.extensions)) extension.version = '';
+  return snapshot;
+}
+
+/** Both snapshots, the migrations' first. */
 async function snapshots(settings: MigrationSettings, throwAwayUrl: string, liveUrl: string): Promise<[SchemaSnapshot, SchemaSnapshot]> {
-  const read = (url: string) => withClient(url, (client) => schemaSnapshot(client, settings.ledger));
-  const [expected, live] = await Promise.all([read(throwAwayUrl), read(liveUrl)]);
-  for (const snapshot of [expected, live]) for (const extension of Object.values(snapshot.extensions)) extension.version = '';
-  return [expected, live];
+  return Promise.all([comparableSnapshot(settings, throwAwayUrl), comparableSnapshot(settings, liveUrl)]);
 }
 
 /** The live schema compared with the throw-away database migrated with the first `count` migrations. */

@@ -159,6 +159,22 @@ describe('fleets: many databases or schemas, one command', function () {
     expect(status.output).to.match(/matrix3 +3 +0 +1 +drift/);
   });
 
+  it('migrate:drift --targets compares each database with what its own applied migrations produce; it only reads them', async () => {
+    const all = await databases('drift', 3);
+    writeTargets('drift.json', all);
+    await runGulp(['migrate', '--targets', 'drift.json'], { cwd: project.dir });
+    await runGulp(['migrate', '--direction', 'down'], { cwd: project.dir, env: { DATABASE_URL: all[1]!.url } });
+    await query(all[2]!.url, 'ALTER TABLE accounts ADD COLUMN legacy_id integer');
+    const drift = await runGulp(['migrate:drift', '--targets', 'drift.json'], { cwd: project.dir, env: { DB_PROVIDER: 'embedded' } });
+    expect(drift.code, drift.output).to.equal(4);
+    expect(drift.output).to.include('= drift1: no drift');
+    expect(drift.output).to.include('= drift2: no drift');
+    expect(drift.output).to.include('✗ drift3: differs in 1 place:');
+    expect(drift.output).to.include('+ column "legacy_id" on accounts: only in the live database');
+    expect(drift.output).to.include('2 without drift, 1 drifted, 0 unreadable');
+    expect(await applied(all[1]!.url)).to.deep.equal(NAMES.slice(0, 2));
+  });
+
   it('--schemas: five schemas of one database, each with its own ledger in it; as a list and as a query', async () => {
     const url = await server.freshDatabase('tenants');
     const run = await runGulp(['migrate', '--schemas', 'tenant_a,tenant_b,tenant_c,tenant_d,tenant_e'], { cwd: project.dir, env: { DATABASE_URL: url } });

@@ -1,5 +1,7 @@
 import { assertBaselineTarget, baselineDatabase } from '../../engine/baseline';
+import { fleetDrift } from '../../engine/fleet';
 import { detectDrift } from '../../engine/live-schema';
+import { isFleet } from '../../settings/settings';
 import { migrationUrl } from '../../engine/migration-role';
 import { EXIT_DRIFT } from '../../engine/status-model';
 import { withClient } from '../../db/pg-client';
@@ -37,6 +39,8 @@ export function createLiveServerTask(ctx: TaskContext, command: string): Step<'s
         );
       }
       if (command === 'migrate:baseline') assertBaselineTarget(settings.command.to, settings.command.accept);
+      // A fleet from a file has no one live server to match: the throw-away database runs the default binaries.
+      if (settings.fleet.targets !== undefined) return;
       const version = await withClient(
         settings.connection.url,
         async (client) => (await client.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]!.v,
@@ -66,13 +70,17 @@ export function createDriftTask(ctx: TaskContext): Step<'settings' | 'database',
     {
       name: 'compareSchemas',
       description: 'Compare the live schema with the migrations it has applied (exit 4 on drift)',
-      flags: ['migrationsDir', 'ignorePattern'],
+      flags: ['migrationsDir', 'ignorePattern', 'targets', 'targetsQuery', 'concurrency'],
       requires: { migrates: true, liveDatabase: true, startsDatabase: true, connects: true },
       needs: ['settings', 'database'],
     },
     async () => {
       const settings = need(ctx, 'settings', 'compareSchemas');
       const throwAwayUrl = migrationUrl(need(ctx, 'database', 'compareSchemas'), settings.connection, settings.projectDir);
+      if (isFleet(settings.fleet)) {
+        ctx.setExitCode(await fleetDrift({ settings, throwAwayUrl, logger: ctx.logger, secrets: ctx.secrets }));
+        return;
+      }
       const changes = await detectDrift({ settings, liveUrl: settings.connection.url, throwAwayUrl, logger: ctx.logger });
       if (changes.length > 0) ctx.setExitCode(EXIT_DRIFT);
     },
