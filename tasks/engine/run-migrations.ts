@@ -13,6 +13,7 @@ import { DEFAULT_IGNORE_PATTERN, readMigrationFolder } from '../sources/migratio
 import { assertRollbacksExist, sqlLoaderStrategies } from '../sources/sql-rollbacks';
 import { readAppliedNames, readLedger } from '../db/ledger';
 import { withClient } from '../db/pg-client';
+import { assertSessionPooling, TransactionPoolerError } from '../db/pooler';
 
 type RunnerOption = import('node-pg-migrate').RunnerOption;
 
@@ -104,7 +105,11 @@ export async function runMigrations({
     const ran = session
       ? await migrateOn(session)
       : await withClient(url, async (client) => {
-          const stopCancelling = cancelOnCleanup(cleanups, url, (client as unknown as { processID?: number }).processID);
+          // Before anything else on the session (a SET would already reach other clients' backends): through a
+          // transaction-pooling pooler the lock below would not hold. The backend pid it returns is the one to cancel
+          // (through a pooler, the client's processID is the pooler's own).
+          const backendPid = await assertSessionPooling(client, url, logger);
+          const stopCancelling = cancelOnCleanup(cleanups, url, backendPid);
           try {
             await client.query("SET client_connection_check_interval = '1s'").catch(() => undefined);
             await acquireMigrationLock(client, { lockId, mode: settings.run.lockMode, waitTimeoutMs: settings.run.lockWaitMs, logger });
@@ -121,8 +126,8 @@ export async function runMigrations({
     progress.finish();
     return ran.map(({ name, path }) => ({ name, path }));
   } catch (error) {
-    // Another run holds the lock: explained already, and nothing was changed.
-    if (error instanceof MigrationLockError) throw error;
+    // Another run holds the lock, or a transaction-pooling pooler is in the way: explained already, nothing was changed.
+    if (error instanceof MigrationLockError || error instanceof TransactionPoolerError) throw error;
     const { migration, completedBefore } = progress.failure(error);
     if (!settings.run.singleTransaction && completedBefore > 0) {
       // Per-migration transactions: the ones before the failure are committed, so their checksums belong recorded.
