@@ -15,6 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { messageOf } from '../tasks/util/errors';
+import { dbRunCase } from './cases/db-run';
 import { fleetCase } from './cases/fleet';
 import { gulpTasksCase } from './cases/gulp-tasks';
 import { lintCase } from './cases/lint';
@@ -29,7 +30,7 @@ import { formatProfile, summarizeProfiles } from './harness/profile';
 import { caseResult, formatReport, RESULTS_VERSION, type CaseOutcome, type ResultsDocument } from './harness/report';
 import { closeOnSignals, createWorkspace } from './harness/workspace';
 
-export const CASES: readonly BenchCase[] = [migrateLocalCase, gulpTasksCase, migrate1000Case, watchCase, lintCase, statusCase, fleetCase];
+export const CASES: readonly BenchCase[] = [migrateLocalCase, gulpTasksCase, migrate1000Case, watchCase, lintCase, statusCase, fleetCase, dbRunCase];
 const DEFAULT_PAIRS = 5;
 /** Fewer pairs are fine while developing; results for the README need at least this many. */
 const MIN_COMMITTED_PAIRS = 5;

@@ -29,6 +29,7 @@ export { createRedoTask, type RedoOptions } from './gulp/steps/redo';
 export { createVerifyGuardTask, createVerifyTask } from './gulp/steps/verify';
 export { createLintTask, type LintTaskOptions } from './gulp/steps/lint';
 export { createWatchTask, type WatchTaskOptions } from './gulp/steps/watch';
+export { createCloneDatabasesTask, createRunCommandTask, type CloneDatabasesStepOptions, type RunCommandStepOptions } from './gulp/steps/db-run';
 export { lintMigrations, lintReport, type LintMigrationsOptions, type LintReportOptions } from './gulp/lint-plugin';
 
 // The engine.
@@ -42,6 +43,8 @@ export { migrationStatus, type StatusDocument } from './engine/status';
 export { MIGRATION_STATES, EXIT_PENDING, EXIT_DRIFT, type MigrationState, type MigrationStatus } from './engine/status-model';
 export { createMigration } from './engine/create-migration';
 export { lintProject } from './engine/lint';
+export { cloneDatabases, dropClones, databaseEnv, type DatabaseClone, type DatabaseClones } from './engine/clone-databases';
+export { runShellCommand, type RunShellCommandOptions, type ShellCommandResult } from './engine/run-command';
 export type { Diagnostic, FileLintResult, RuleMeta, Severity } from './lint/types';
 export type { DatabaseSettings, Provider, StartedDatabase } from './providers/types';
 

@@ -104,8 +104,8 @@ export const fleetCase: BenchCase = {
       },
     );
     measurement.notes = {
-      'peak connections to the fleet, candidate (count)': peaks.candidate,
-      'peak connections to the fleet, baseline (count)': peaks.baseline,
+      'peak connections to the fleet, candidate': `${peaks.candidate} (--concurrency ${CONCURRENCY})`,
+      'peak connections to the fleet, baseline': String(peaks.baseline),
     };
     return measurement;
   },

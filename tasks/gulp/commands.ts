@@ -14,6 +14,7 @@ export type CommandId =
   | 'migrateVerify'
   | 'dbStart'
   | 'dbStop'
+  | 'dbRun'
   | 'lint'
   | 'watch'
   | 'schemaDump'
@@ -72,6 +73,11 @@ export const COMMANDS: Readonly<Record<CommandId, CommandRow>> = {
     name: 'db:stop',
     description: 'Stop the database kept by KEEP_DB=1 or db:start',
     steps: (s) => [s.stopDb()],
+  },
+  dbRun: {
+    name: 'db:run',
+    description: 'Migrate a disposable PostgreSQL, run --run COMMAND (your tests) with DATABASE_URL pointing at it, tear it down; exit with its status',
+    steps: (s) => [s.ensureEnv(), s.startDb(), s.waitDb(), s.migrate(), s.cloneDatabases(), s.runCommand(), s.teardown()],
   },
   lint: {
     name: 'lint',

@@ -1,3 +1,4 @@
+import type { DatabaseClones } from '../engine/clone-databases';
 import type { PreflightLint } from '../lint/preflight';
 import type { StartedDatabase } from '../providers/types';
 import type { ProjectDefaults, Settings } from '../settings/settings';
@@ -19,6 +20,8 @@ export interface Handoff {
   keepDatabase: boolean;
   /** Given by ensureEnv when a later step migrates: the pre-flight lint, started early to run while the database starts. */
   preflightLint: PreflightLint;
+  /** Given by cloneDatabases (db:run --clones): the copies of the migrated database, dropped with a kept or external one. */
+  clones: DatabaseClones;
 }
 export type HandoffKey = keyof Handoff;
 
@@ -28,6 +31,7 @@ const GIVEN_BY: Record<HandoffKey, string> = {
   database: 'startDb',
   keepDatabase: 'startDb',
   preflightLint: 'ensureEnv',
+  clones: 'cloneDatabases',
 };
 
 /** What the steps of one gulp process share: the logger, the environment, the cleanups, and what steps hand on. */

@@ -6,6 +6,7 @@ import type { Logger } from '../util/logger';
 import { need, type HandoffKey, type TaskContext } from './context';
 import { defineStep, type Step, type StepInfo } from './step';
 import { createCreateMigrationTask, type CreateMigrationStepOptions } from './steps/create-migration';
+import { createCloneDatabasesTask, createRunCommandTask, type CloneDatabasesStepOptions, type RunCommandStepOptions } from './steps/db-run';
 import { createDbStopTask } from './steps/db-stop';
 import { createEnsureEnvTask, type EnsureEnvOptions, type EnsureEnvStep } from './steps/ensure-env';
 import { createLintTask, type LintTaskOptions } from './steps/lint';
@@ -64,6 +65,10 @@ export interface StepFactories {
   liveServer(command: string): Step<'settings', never>;
   drift(): Step<'settings' | 'database', never>;
   baseline(): Step<'settings' | 'database', never>;
+  /** db:run --clones N: copies of the migrated database, DATABASE_URL_1 … _N for runCommand. */
+  cloneDatabases(options?: CloneDatabasesStepOptions): Step<'settings' | 'database', 'clones'>;
+  /** db:run --run COMMAND: the command, with DATABASE_URL (and DB_*) at the migrated database; gulp exits with its status. */
+  runCommand(options?: RunCommandStepOptions): Step<'settings', never>;
   /** A step of your own. @example steps.step({ name: 'seed', needs: ['settings', 'database'], run: async ({ url }) => seed(url) }) */
   step<Needs extends HandoffKey = 'settings'>(definition: CustomStepDefinition<Needs>): Step<Needs, never>;
 }
@@ -92,6 +97,8 @@ export function stepFactories(ctx: TaskContext): StepFactories {
     liveServer: (command) => createLiveServerTask(ctx, command),
     drift: () => createDriftTask(ctx),
     baseline: () => createBaselineTask(ctx),
+    cloneDatabases: (options) => createCloneDatabasesTask(ctx, options),
+    runCommand: (options) => createRunCommandTask(ctx, options),
     step: (definition) => createCustomStep(ctx, definition),
   };
 }

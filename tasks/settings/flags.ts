@@ -169,6 +169,19 @@ export const FLAGS = {
     description: 'a fleet: after a target fails, go on with the others (default: finish the running ones, start no new one)',
   },
   report: { flag: 'report', type: 'string', valueName: 'FILE', description: 'a fleet: write each target’s outcome to FILE as JSON' },
+  run: {
+    flag: 'run',
+    type: 'string',
+    valueName: 'COMMAND',
+    description: 'db:run: the command to run (sh -c, in the project folder) with DATABASE_URL and DB_* pointing at the migrated database',
+  },
+  clones: {
+    flag: 'clones',
+    type: 'string',
+    valueName: 'N',
+    default: 'none',
+    description: 'db:run: also copy the migrated database N times (1 to 64) for parallel test workers, as DATABASE_URL_1 … DATABASE_URL_N',
+  },
 } as const satisfies Record<string, FlagSpec>;
 
 export type FlagName = keyof typeof FLAGS;

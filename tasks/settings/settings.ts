@@ -142,6 +142,10 @@ export interface CommandSettings {
   to?: string;
   /** migrate:baseline --force. */
   force: boolean;
+  /** db:run --run COMMAND, trimmed; undefined when not given. */
+  run?: string;
+  /** db:run --clones N: copies of the migrated database to make (0: none). */
+  clones: number;
 }
 
 /** A fleet: many databases, or many schemas of one, migrated (or shown) by one command. */
@@ -238,6 +242,8 @@ export interface Requirements {
   liveDatabase?: boolean;
   /** A later step connects to the database; when none does (lint, migrate:create), connection settings are neither required nor checked. Default true. */
   connects?: boolean;
+  /** A later step runs the command --run gives (db:run): --run is then required. */
+  runsCommand?: boolean;
 }
 
 export interface ResolveSettingsOptions extends Requirements {
@@ -265,6 +271,7 @@ export function resolveSettings({
   migrates = false,
   liveDatabase = false,
   connects = true,
+  runsCommand = false,
   allowedFlags,
   defaults: projectDefaults = {},
 }: ResolveSettingsOptions): Settings {
@@ -338,6 +345,9 @@ export function resolveSettings({
     );
   }
 
+  const run = parseRun(flags.run, runsCommand, problems);
+  const clones = parseClones(flags.clones, problems);
+
   if (problems.size > 0) throw problems.toError(existsSync(envFile) ? envFile : undefined);
   return {
     projectDir: cwd,
@@ -389,6 +399,8 @@ export function resolveSettings({
       since: flags.since,
       to: flags.to,
       force: flags.force ?? false,
+      ...(run !== undefined ? { run } : {}),
+      clones,
     },
     fleet,
   };
@@ -560,6 +572,31 @@ function resolveFleet(flags: RawFlags, get: (name: string) => string | undefined
     continueOnError: flags.continueOnError ?? false,
     ...(flags.report !== undefined ? { reportFile: path.resolve(cwd, flags.report) } : {}),
   };
+}
+
+/** The most copies `--clones` makes: each is a database on the server (and a connection pool in a test worker). */
+export const MAX_CLONES = 64;
+
+/** --run COMMAND: required when a later step runs it; never empty, never a flag that swallowed the command's place. */
+function parseRun(text: string | undefined, required: boolean, problems: Problems): string | undefined {
+  const example = 'e.g. --run "npm test" (quote a command with spaces)';
+  if (text === undefined) {
+    if (required) problems.flag(`--run COMMAND is required: the command to run against the migrated database, ${example}`);
+    return undefined;
+  }
+  const command = text.trim();
+  if (!command) problems.flag(`--run needs a command, ${example}`);
+  else if (command.startsWith('-')) problems.flag(`--run needs a command as its value, got the flag "${command.split(/\s/)[0]}": ${example}`);
+  else return command;
+  return undefined;
+}
+
+/** --clones N: a whole number from 1 to MAX_CLONES; 0 when not given. */
+function parseClones(text: string | undefined, problems: Problems): number {
+  if (text === undefined) return 0;
+  if (/^\d+$/.test(text.trim()) && Number(text) >= 1 && Number(text) <= MAX_CLONES) return Number(text);
+  problems.flag(`--clones must be a whole number from 1 to ${MAX_CLONES} (the copies of the migrated database to make), got "${text}"`);
+  return 0;
 }
 
 function parseCount(text: string | undefined, problems: Problems): number | undefined {

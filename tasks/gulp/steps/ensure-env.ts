@@ -52,6 +52,7 @@ export function createEnsureEnvTask(ctx: TaskContext, options: EnsureEnvOptions 
         migrates: any('migrates'),
         liveDatabase: any('liveDatabase'),
         connects,
+        runsCommand: any('runsCommand'),
         allowedFlags: flags,
         defaults: ctx.defaults,
       });
