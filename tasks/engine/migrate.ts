@@ -5,7 +5,7 @@ import { readBaseline } from '../lint/baseline';
 import { startPreflightLint, type PreflightLint } from '../lint/preflight';
 import { assertLintClean } from './lint-policy';
 import type { Direction } from '../settings/settings';
-import { readMigrationFolder, type MigrationFolder } from '../sources/migration-folder';
+import { assertRunnableFolder, readMigrationFolder, type MigrationFolder } from '../sources/migration-folder';
 import type { Cleanups } from '../util/cleanups';
 import { TaskError, messageOf } from '../util/errors';
 import type { Logger } from '../util/logger';
@@ -124,6 +124,7 @@ export async function assertMigrationsFolder(dir: string, projectDir: string, ig
     });
   }
   const folder = await readMigrationFolder(dir, ignorePattern);
+  assertRunnableFolder(folder, shown);
   if (folder.migrations.length === 0) {
     throw new TaskError(`migrations folder ${shown}/ holds no migrations (files named <timestamp>_<name>.ts, .js or .sql), so there is nothing to migrate`, {
       hint: 'create one with `gulp migrate:create --name add_first_table`, or point MIGRATIONS_DIR (or --migrations-dir) at the folder that holds them',

@@ -3,7 +3,7 @@
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { hasDownSection, readMigrationFolder, ROLLBACKS_FOLDER, whyNotAMigration } from '../sources/migration-folder';
+import { hasDownSection, readMigrationFolder, ROLLBACKS_FOLDER, unrecordableName, whyNotAMigration } from '../sources/migration-folder';
 import { rollbackFileFor } from '../sources/sql-rollbacks';
 import { loadMigrationModule, prepareLoader, warmUpTransform, type LoadResult } from './load-migration';
 import { findUpExport, parseSource } from './migration-source';
@@ -174,6 +174,14 @@ function nameProblem(base: string): Omit<Diagnostic, 'file' | 'source' | 'severi
       hint: `rename it to <timestamp>_${name}${isLoadable(base) ? extension : '.ts'} (\`gulp migrate:create --name ${name}\` makes one), or move it out of the migrations folder`,
     };
   }
+  const unsafe = unrecordableName(stem);
+  if (unsafe) {
+    return {
+      ruleId: 'name-pattern',
+      message: `${base}: ${unsafe}`,
+      hint: `rename it without apostrophes, backslashes or control characters, e.g. ${stem.replace(/[^A-Za-z0-9_-]+/g, '_')}${extension} (before it is applied anywhere)`,
+    };
+  }
   if (reason) {
     return {
       ruleId: 'name-pattern',
@@ -191,9 +199,9 @@ function nameProblem(base: string): Omit<Diagnostic, 'file' | 'source' | 'severi
   return undefined;
 }
 
-/** Whether node-pg-migrate loads files with this one's extension (whyNotAMigration decides, given a valid prefix). */
+/** Whether node-pg-migrate loads files with this one's extension (whyNotAMigration decides, given a valid name). */
 function isLoadable(base: string): boolean {
-  return /^\d/.test(base) ? !whyNotAMigration(base, 'file') : !whyNotAMigration(`0_${base}`, 'file');
+  return !whyNotAMigration(`0_name${path.extname(base)}`, 'file');
 }
 
 /**

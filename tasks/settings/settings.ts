@@ -345,6 +345,14 @@ export function resolveSettings({
     );
   }
 
+  const ledgerTable = get('MIGRATIONS_TABLE') ?? defaults.migrationsTable;
+  const ledgerSchema = defaults.ledgerSchema;
+  // Only where a ledger is read or written: lint and migrate:create never touch it.
+  const tableProblem = connects ? unsafeLedgerIdentifier(ledgerTable) : undefined;
+  if (tableProblem) problems.env(`MIGRATIONS_TABLE ${JSON.stringify(ledgerTable)} ${tableProblem}`);
+  const schemaProblem = connects ? unsafeLedgerIdentifier(ledgerSchema) : undefined;
+  if (schemaProblem) problems.env(`the ledger schema ${JSON.stringify(ledgerSchema)} (the ledgerSchema option) ${schemaProblem}`);
+
   const run = parseRun(flags.run, runsCommand, problems);
   const clones = parseClones(flags.clones, problems);
 
@@ -360,7 +368,7 @@ export function resolveSettings({
       ...((flags.base ?? get('MIGRATIONS_BASE')) ? { base: flags.base ?? get('MIGRATIONS_BASE') } : {}),
       schemaFile: path.resolve(cwd, flags.schemaFile ?? get('SCHEMA_FILE') ?? defaults.schemaFile),
     },
-    ledger: { schema: defaults.ledgerSchema, table: get('MIGRATIONS_TABLE') ?? defaults.migrationsTable },
+    ledger: { schema: ledgerSchema, table: ledgerTable },
     run: {
       direction,
       count,
@@ -572,6 +580,19 @@ function resolveFleet(flags: RawFlags, get: (name: string) => string | undefined
     continueOnError: flags.continueOnError ?? false,
     ...(flags.report !== undefined ? { reportFile: path.resolve(cwd, flags.report) } : {}),
   };
+}
+
+/**
+ * Why node-pg-migrate cannot use this ledger table or schema name safely, or undefined: it splices them into its SQL
+ * (double-quoted, and unescaped inside its ledger queries' string literals), so a quote, a backslash or a control
+ * character breaks every run with a parser error that seems to blame the migration files.
+ */
+function unsafeLedgerIdentifier(name: string): string | undefined {
+  if (name.length === 0) return 'is empty: name the ledger table, e.g. pgmigrations';
+  if (/['"\\\p{Cc}]/u.test(name))
+    return 'has a quote, a backslash or a control character, which node-pg-migrate cannot put in its SQL: use letters, digits and _';
+  if (Buffer.byteLength(name) > 63) return "is longer than PostgreSQL's 63 bytes for a name";
+  return undefined;
 }
 
 /** The most copies `--clones` makes: each is a database on the server (and a connection pool in a test worker). */

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
+import { TaskError } from '../util/errors';
 
 /** A file node-pg-migrate's runner would load as a migration. */
 export interface MigrationFile {
@@ -123,7 +124,27 @@ export function whyNotAMigration(file: string, kind: 'file' | 'folder' | 'other'
       blocksMigrate: true,
     };
   }
+  const unsafe = unrecordableName(name);
+  if (unsafe)
+    return {
+      reason: `${unsafe}: rename it (\`gulp migrate:create --name ${safeName(name.replace(/^\d+[_-]?/, ''))}\` makes a safe name)`,
+      blocksMigrate: true,
+    };
   return undefined;
+}
+
+/**
+ * Why node-pg-migrate cannot record a migration of this name safely, or undefined. Its runner splices the name
+ * unescaped into its ledger row (`INSERT INTO … (name, run_on) VALUES ('<name>', NOW())`): an apostrophe fails the
+ * run halfway, or runs the rest of the name as SQL; a backslash or a control character is read differently by the
+ * server's string syntax. Such a file must never run.
+ * @example unrecordableName("1700000000000_fix_user's_email") // 'its name has an apostrophe (…)'
+ */
+export function unrecordableName(name: string): string | undefined {
+  const found = /['\\\p{Cc}]/u.exec(name)?.[0];
+  if (found === undefined) return undefined;
+  const what = found === "'" ? 'an apostrophe' : found === '\\' ? 'a backslash' : 'a control character';
+  return `its name has ${what}, which node-pg-migrate writes unescaped into its ledger row (INSERT … VALUES ('<name>', NOW())): running it would fail halfway or run part of the name as SQL`;
 }
 
 /** Whether a .sql migration has node-pg-migrate's `-- Down Migration` marker (its sqlMigration.ts regex). */
@@ -147,4 +168,35 @@ export function isNotAMigrationError(message: string): boolean {
 /** What to do about such a file. */
 export function notAMigrationHint(folder: string): string {
   return `name every migration <timestamp>_<name>.(ts|js|sql) and move other files out of ${folder}/ (\`gulp migrate:status\` lists what is not a migration and why)`;
+}
+
+/**
+ * Refuses a folder that node-pg-migrate would run wrongly, whatever lint says (also with --no-lint): a migration whose
+ * name cannot be recorded safely ({@link unrecordableName}), or two files with one name and different extensions
+ * (both would run, under two identical ledger rows).
+ * @example assertRunnableFolder(await readMigrationFolder('migrations'), 'migrations');
+ */
+export function assertRunnableFolder(folder: MigrationFolder, shown: string): void {
+  const unsafe = folder.ignored.filter((entry) => entry.blocksMigrate && unrecordableName(path.basename(entry.file, path.extname(entry.file))));
+  if (unsafe.length > 0) {
+    throw new TaskError(
+      `${shown}/${unsafe[0]!.file}: ${unrecordableName(path.basename(unsafe[0]!.file, path.extname(unsafe[0]!.file)))}; nothing was run` +
+        (unsafe.length > 1
+          ? ` (also: ${unsafe
+              .slice(1)
+              .map((entry) => entry.file)
+              .join(', ')})`
+          : ''),
+      { hint: 'rename the file without apostrophes, backslashes or control characters (before it is applied anywhere), then run again' },
+    );
+  }
+  const byName = new Map<string, string[]>();
+  for (const migration of folder.migrations) byName.set(migration.name, [...(byName.get(migration.name) ?? []), migration.file]);
+  const twice = [...byName.values()].filter((files) => files.length > 1);
+  if (twice.length > 0) {
+    throw new TaskError(
+      `${shown}/ has ${twice.map((files) => files.join(' and ')).join('; ')}: one migration name, two files, and node-pg-migrate would run both under the same ledger name; nothing was run`,
+      { hint: 'keep one of them (or give the other a new timestamp with `gulp migrate:create`), then run again' },
+    );
+  }
 }

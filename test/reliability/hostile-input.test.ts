@@ -419,6 +419,67 @@ describe('hostile and malformed input: each a real gulp process', function () {
       });
     });
 
+    // node-pg-migrate writes a file name unescaped into its ledger INSERT: such a name must never reach it.
+    const INJECTING = "1900000002000_comment', now()); DELETE FROM pgmigrations; --";
+    const HARMLESS_SQL = "-- Up Migration\nCOMMENT ON TABLE pgmigrations IS 'ledger';\n\n-- Down Migration\nCOMMENT ON TABLE pgmigrations IS NULL;\n";
+
+    it('a file name that is SQL: refused by the lint pre-flight (`gulp lint` too), and by migrate with --no-lint', async () => {
+      const project = projectWithPending();
+      project.writeFile(`migrations/${INJECTING}.sql`, HARMLESS_SQL);
+      await expectRefused('file name as SQL', {
+        args: ['migrate'],
+        project,
+        env: { DATABASE_URL: target },
+        error:
+          `migrations/${INJECTING}.sql: its name has an apostrophe, which node-pg-migrate writes unescaped into its ledger row (INSERT … VALUES ('<name>', NOW())): running it would fail halfway or run part of the name as SQL; nothing was run\n` +
+          '  hint: rename the file without apostrophes, backslashes or control characters (before it is applied anywhere), then run again',
+      });
+      await expectRefused('file name as SQL, --no-lint', {
+        args: ['migrate', '--no-lint'],
+        project,
+        env: { DATABASE_URL: target },
+        error:
+          `migrations/${INJECTING}.sql: its name has an apostrophe, which node-pg-migrate writes unescaped into its ledger row (INSERT … VALUES ('<name>', NOW())): running it would fail halfway or run part of the name as SQL; nothing was run\n` +
+          '  hint: rename the file without apostrophes, backslashes or control characters (before it is applied anywhere), then run again',
+      });
+      const lint = await gulp('file name as SQL, lint', ['lint'], project);
+      expect(lint.code, lint.output).to.equal(1);
+      expect(lint.output).to.include('name-pattern');
+    });
+
+    it("an apostrophe in a name (`…_fix_user's_email.ts`) and two files of one name: refused with --no-lint, nothing run", async () => {
+      const project = projectWithPending();
+      project.writeFile("migrations/1900000002000_fix_user's_email.ts", PENDING.replaceAll('notes', 'emails'));
+      await expectRefused('apostrophe, --no-lint', {
+        args: ['migrate', '--no-lint'],
+        project,
+        env: { DATABASE_URL: target },
+        error:
+          "migrations/1900000002000_fix_user's_email.ts: its name has an apostrophe, which node-pg-migrate writes unescaped into its ledger row (INSERT … VALUES ('<name>', NOW())): running it would fail halfway or run part of the name as SQL; nothing was run\n" +
+          '  hint: rename the file without apostrophes, backslashes or control characters (before it is applied anywhere), then run again',
+      });
+      const twice = projectWithPending();
+      twice.writeFile('migrations/1900000000000_add_notes.sql', '-- Up Migration\nCREATE TABLE notes_sql (id int);\n');
+      await expectRefused('one name, two files, --no-lint', {
+        args: ['migrate', '--no-lint'],
+        project: twice,
+        env: { DATABASE_URL: target },
+        error:
+          'migrations/ has 1900000000000_add_notes.sql and 1900000000000_add_notes.ts: one migration name, two files, and node-pg-migrate would run both under the same ledger name; nothing was run\n' +
+          '  hint: keep one of them (or give the other a new timestamp with `gulp migrate:create`), then run again',
+      });
+    });
+
+    it('MIGRATIONS_TABLE with a quote: refused before connecting, naming the variable', async () => {
+      await expectRefused("MIGRATIONS_TABLE a'b", {
+        args: ['migrate'],
+        env: { DATABASE_URL: target, MIGRATIONS_TABLE: "a'b" },
+        error:
+          'MIGRATIONS_TABLE "a\'b" has a quote, a backslash or a control character, which node-pg-migrate cannot put in its SQL: use letters, digits and _\n' +
+          '  hint: fix the environment or .env (see .env.example); then run the command again',
+      });
+    });
+
     it('one that throws when imported, for migrate:local: refused before any server is started', async () => {
       const project = projectWithPending();
       project.writeFile('migrations/1900000001000_throws_at_import.ts', THROWS_AT_IMPORT);
