@@ -1,4 +1,4 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { countFindings, formatFile, painter } from '../lint/format';
 import { loadLinter } from '../lint/load';
@@ -74,12 +74,37 @@ export async function watchMigrations({ settings, url, logger, watch, cleanups, 
       .filter((name) => !existing.has(name))
       .sort()
       .map((name) => path.join(dir, name));
+  /** The text each file's last printed verdict is about, and the look taken again once chokidar's window has passed. */
+  const verdicts = new Map<string, string>();
+  const rechecks = new Map<string, NodeJS.Timeout>();
+  const recheckLater = (file: string) => {
+    clearTimeout(rechecks.get(file));
+    rechecks.set(
+      file,
+      setTimeout(() => {
+        rechecks.delete(file);
+        const text = readText(file);
+        if (text !== undefined && text !== verdicts.get(file)) queue.push(file);
+      }, RECHECK_MS).unref(),
+    );
+  };
   const queue = new FileQueue(
     async (file) => {
-      if (!existsSync(file)) return; // An editor's temporary file, gone before its turn.
+      const before = readText(file);
+      if (before === undefined) return; // An editor's temporary file, gone before its turn.
       const started = performance.now();
       const results = await lintFiles([file], { migrationsDir: dir, projectDir: source.projectDir, newFiles: newFiles() });
       const ms = Math.round(performance.now() - started);
+      // Saved again while it was linted: this verdict may be about the old text, or a mix of both (the compiler read
+      // one, the loader the other). Lint the text on disk now instead; only a verdict on the final text is printed.
+      const after = readText(file);
+      if (after !== before) {
+        if (after !== undefined) queue.push(file);
+        return;
+      }
+      verdicts.set(file, before);
+      // chokidar 3 drops a second change of one file within 50 ms (save, then format-on-save): look once more after.
+      recheckLater(file);
       // The file's result, then one for .pgmt-lint.json when the config file itself has problems.
       const [linted = { file, diagnostics: [] }, ...others] = results;
       // With --apply the database is local: lock-safety findings are warnings there, as in migrate:local.
@@ -113,6 +138,7 @@ export async function watchMigrations({ settings, url, logger, watch, cleanups, 
   const close = () =>
     (closing ??= (async () => {
       queue.stop();
+      for (const timer of rechecks.values()) clearTimeout(timer);
       try {
         await watcher.close();
         logger.info(`Stopped watching ${folderName}`);
@@ -143,6 +169,18 @@ export async function watchMigrations({ settings, url, logger, watch, cleanups, 
   } finally {
     signal?.removeEventListener('abort', onAbort);
     unregister();
+  }
+}
+
+/** How long after a verdict the file is read again: past chokidar 3's 50 ms window for a second change of one file. */
+const RECHECK_MS = 150;
+
+/** The file's text, or undefined when it is gone (or unreadable: the watcher then has nothing to say about it). */
+function readText(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
   }
 }
 

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
-import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
 import { query, startTestServer, tableNames, type TestServer } from '../support/database';
 import { createTestProject, REPO_ROOT, type TestProject } from '../support/project';
@@ -75,6 +76,50 @@ describe('gulp watch on a real folder (gulp.watch, the linter)', function () {
     seen = run.lines().length;
     appendFileSync(file('1732600003000_create_halves.ts'), createTable('halves').slice(HALF_WRITTEN.length));
     expect(await run.waitFor(/halves/, seen)).to.match(/^info: ✓ 1732600003000_create_halves\.ts: no problems/);
+  });
+
+  it('hundreds of rapid saves on a busy machine (truncate and write, atomic rename): the last verdict always matches the final text', async function () {
+    this.timeout(90_000);
+    // The other core busy, as with a build or a second editor running.
+    const burner = spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' });
+    try {
+      const clean = createTable('rapid');
+      const broken = SYNTAX_ERROR.replaceAll('broken', 'rapid');
+      for (const [name, last, atomic] of [
+        ['1732600009000_create_rapid.ts', clean, false],
+        ['1732600009500_create_rapid.ts', broken, true],
+      ] as const) {
+        const target = file(name);
+        const save = (text: string) => {
+          if (!atomic) return writeFileSync(target, text);
+          // As editors and git do: write a dotfile (ignored), then rename it over the migration.
+          writeFileSync(file(`.${name}.tmp`), text);
+          renameSync(file(`.${name}.tmp`), target);
+        };
+        for (let i = 0; i < 150; i += 1) {
+          save(i % 2 === 0 ? broken : clean);
+          await sleep(i % 7 === 0 ? 12 : i % 3);
+        }
+        save(last);
+        // Quiet: no new verdict on the file for a second (the watcher re-reads it 150 ms after each verdict).
+        let count = -1;
+        for (let waited = 0; waited < 60_000; waited += 1_000) {
+          const now = run.lines().filter((line) => line.includes(name)).length;
+          if (now === count) break;
+          count = now;
+          await sleep(1_000);
+        }
+        const verdict = run
+          .lines()
+          .filter((line) => line.includes(name))
+          .at(-1);
+        expect(verdict, `${name}: ${atomic ? 'atomic renames' : 'writes in place'}`).to.match(
+          last === clean ? /^info: ✓ .*: no problems/ : /^error: ✗ .*: 2 errors/,
+        );
+      }
+    } finally {
+      burner.kill('SIGKILL');
+    }
   });
 
   it('reports a new file older than the newest one (out of order)', async () => {

@@ -173,6 +173,30 @@ describe('watch (a fake watcher and linter)', () => {
     expect(calls.map((call) => call.files[0])).to.deep.equal(['1732500000000_existing.ts', '1732500000000_existing.ts', '1732500001000_other.ts']);
   });
 
+  const finding: Diagnostic = { severity: 'error', ruleId: 'syntax-error', message: 'broken', file: '', source: 'test' };
+
+  it('a file saved again while it is linted (the event lost): no verdict on the old text, one on the final text', async () => {
+    await start();
+    answer = async (file) => {
+      if (calls.length > 1) return [];
+      writeFileSync(file, 'export async function up() { /* saved again, no event */ }\n');
+      return [{ ...finding, file }];
+    };
+    save('1732500000000_existing.ts');
+    await run!.waitFor(/existing\.ts: no problems/);
+    expect(calls).to.have.length(2);
+    expect(run!.lines().filter((line) => line.includes('existing.ts'))).to.have.length(1);
+  });
+
+  it('a change chokidar drops just after a verdict (two saves within 50 ms) is seen when the file is read again', async () => {
+    await start();
+    save('1732500000000_existing.ts');
+    await run!.waitFor(/existing\.ts: no problems/);
+    answer = async (file) => [{ ...finding, file }];
+    writeFileSync(migration('1732500000000_existing.ts'), 'export async function up() { broken\n');
+    expect(await run!.waitFor(/existing\.ts: 1 error/)).to.match(/^error: ✗ 1732500000000_existing\.ts: 1 error/);
+  });
+
   it('reports a linter failure as a line and keeps handling saves', async () => {
     await start();
     answer = async () => {
