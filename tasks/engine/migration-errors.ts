@@ -76,6 +76,8 @@ export function explainMigrationFailure(error: unknown, { settings, direction, m
   const timeout = timeoutKind(error);
   if (timeout) return explainTimeout(error, timeout, { settings, direction, migration, detail, lockHolders, outcome });
   if (!migration) {
+    const ledgerProblem = explainLedgerAccess(error, message, settings);
+    if (ledgerProblem) return ledgerProblem;
     return new TaskError(`could not load the migrations in ${folder}/: ${message}`, {
       hint: isNotAMigrationError(message)
         ? `${notAMigrationHint(folder)}; no migration was run`
@@ -111,6 +113,49 @@ export function explainMigrationFailure(error: unknown, { settings, direction, m
     cause: error,
   });
 }
+
+/**
+ * Before any migration: the ledger cannot be created, read or written (node-pg-migrate says "Unable to ensure
+ * migrations table: …" or "Unable to fetch migrations: …", and its rewrap loses the SQLSTATE). PostgreSQL 15+ gives no
+ * CREATE on schema public to a role that does not own the database (42501); a read-only database or a hot standby
+ * refuses every write (25006). The files are fine: say what is wrong with the database and what to run.
+ */
+function explainLedgerAccess(error: unknown, message: string, settings: MigrationSettings): TaskError | undefined {
+  const code = (error as { code?: string }).code;
+  const aboutLedger = /Unable to (ensure|fetch|check|read)[^:]*migrations/i.test(message) || code === INSUFFICIENT_PRIVILEGE || code === READ_ONLY_TRANSACTION;
+  if (!aboutLedger) return undefined;
+  // node-pg-migrate puts the cause's whole stack in its message: its first line is the reason.
+  const reason = message
+    .replace(/^Unable to [^:]+:\s*(error:\s*)?/i, '')
+    .split('\n')[0]!
+    .trim();
+  const { user, database } = settings.connection;
+  const ledger = `${settings.ledger.schema}.${settings.ledger.table}`;
+  const schema = /permission denied for schema (\S+)/.exec(reason)?.[1];
+  if (schema !== undefined || (code === INSUFFICIENT_PRIVILEGE && /permission denied/.test(reason))) {
+    const on = schema ?? settings.ledger.schema;
+    return new TaskError(`the role "${user}" may not create the ledger table ${ledger} in database ${database}: ${reason}; no migration was run`, {
+      hint: `as the database's owner or a superuser: GRANT CREATE ON SCHEMA ${on} TO "${user}"; or migrate as the role that owns the database`,
+      cause: error,
+    });
+  }
+  if (/permission denied for (table|relation|sequence)/.test(reason)) {
+    return new TaskError(`the role "${user}" may not read or write the ledger table ${ledger} in database ${database}: ${reason}; no migration was run`, {
+      hint: `as its owner or a superuser: GRANT SELECT, INSERT, DELETE ON ${ledger} TO "${user}" (and USAGE on its id sequence); or migrate as the role that owns it`,
+      cause: error,
+    });
+  }
+  if (code === READ_ONLY_TRANSACTION || /read-only transaction|recovery is in progress/.test(reason)) {
+    return new TaskError(`database ${database} is read-only here (${reason}); no migration was run`, {
+      hint: 'migrate on the primary (a hot standby is read-only), or turn off default_transaction_read_only for the database',
+      cause: error,
+    });
+  }
+  return undefined;
+}
+
+/** SQLSTATE 25006: a write in a read-only transaction (default_transaction_read_only, a hot standby). */
+const READ_ONLY_TRANSACTION = '25006';
 
 /** SQLSTATE 42501: permission denied / must be superuser. */
 const INSUFFICIENT_PRIVILEGE = '42501';
