@@ -123,7 +123,7 @@ export async function checkOwnRules(files: string[], context: FileRulesContext):
     const findings = compiled.get(file) ?? [];
     const syntax = findings.find((found) => found.kind === 'syntax');
     for (const found of findings) add(file, compilerDiagnostic(found));
-    const loaded = await loadMigrationModule(file);
+    const loaded = await loadMigrationModule(file, { text, stripTypes: true });
     context.loaded?.set(file, loaded);
     if (!loaded.ok) {
       add(file, {

@@ -1,6 +1,8 @@
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { loaderMessage } from '../sources/render-sql';
+import { compileStripped, stripTypes } from './strip-types';
 
 type MigrationLoader = import('node-pg-migrate/migrationLoader').MigrationLoader;
 type Jiti = NonNullable<Parameters<typeof import('node-pg-migrate/migrationLoader').createDefaultMigrationLoader>[0]>;
@@ -11,6 +13,17 @@ export type LoadResult =
   /** line/column: where in the file it failed, when the error tells (see `failurePosition`). */
   | { ok: false; message: string; line?: number; column?: number };
 
+export interface LoadOptions {
+  /** The file's text, when the caller has read it already. */
+  text?: string;
+  /**
+   * Load a TypeScript migration that needs nothing at run time but its own code with its types blanked out instead of
+   * through jiti (see ./strip-types): the same exports and stack lines, without jiti's Babel transform. For the
+   * linter; default false (what runs migrations loads them exactly as node-pg-migrate does).
+   */
+  stripTypes?: boolean;
+}
+
 let loader: Promise<MigrationLoader> | undefined;
 
 /**
@@ -19,13 +32,37 @@ let loader: Promise<MigrationLoader> | undefined;
  * so in a watcher it would keep returning the file as it was at the first load; this one has jiti's module cache off
  * (its transpile cache on disk stays on). Loading runs the module's top-level code, as `gulp migrate` would.
  */
-export async function loadMigrationModule(file: string): Promise<LoadResult> {
+export async function loadMigrationModule(file: string, { text, stripTypes = false }: LoadOptions = {}): Promise<LoadResult> {
+  const stripped = stripTypes ? strippedModule(file, text) : undefined;
+  if (stripped) {
+    try {
+      return { ok: true, exports: stripped() };
+    } catch (error) {
+      const message = loaderMessage(error);
+      return { ok: false, message, ...failurePosition(file, error, message) };
+    }
+  }
   try {
     const [unit] = await (await prepareLoader())([file]);
     return { ok: true, exports: (unit?.actions ?? {}) as unknown as Record<string, unknown> };
   } catch (error) {
     const message = loaderMessage(error);
     return { ok: false, message, ...failurePosition(file, error, message) };
+  }
+}
+
+/**
+ * A TypeScript migration that needs nothing at run time but its own code, compiled with its types blanked out (see
+ * ./strip-types): ~0.3 ms instead of jiti's ~10 ms transform on a file it has not seen. Undefined for every other file.
+ */
+function strippedModule(file: string, text: string | undefined): (() => Record<string, unknown>) | undefined {
+  let source = text;
+  try {
+    source ??= readFileSync(file, 'utf8');
+    const code = stripTypes(file, source);
+    return code === undefined ? undefined : compileStripped(file, code);
+  } catch {
+    return undefined;
   }
 }
 

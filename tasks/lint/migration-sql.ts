@@ -104,7 +104,7 @@ export async function loadMigrationActions(file: string, text: string): Promise<
       const { getActions } = await import('node-pg-migrate/sqlMigration');
       result = { actions: getActions(text) };
     } else {
-      const loaded = await loadMigrationModule(file);
+      const loaded = await loadMigrationModule(file, { text, stripTypes: true });
       result = loaded.ok ? { actions: loaded.exports as unknown as MigrationBuilderActions } : { error: new Error(loaded.message) };
     }
   } catch (error) {
