@@ -24,11 +24,11 @@ export type PollResult<T> = { ok: true; value: T; attempts: number } | { ok: fal
 
 /**
  * Calls `attempt` until it resolves, it throws an error `isFatal` accepts, or the time is up. Never sleeps longer
- * than the time left.
+ * than the time left; `attempt` is given the time left, so that it can bound itself by it too.
  * @example await poll(() => client.query('SELECT 1'), { timeoutMs: 30_000 })
  */
 export async function poll<T>(
-  attempt: () => Promise<T>,
+  attempt: (leftMs: number) => Promise<T>,
   { timeoutMs, intervalMs = 20, maxIntervalMs = 250, clock = systemClock, onRetry }: PollOptions,
   isFatal: (error: unknown) => boolean = () => false,
 ): Promise<PollResult<T>> {
@@ -38,7 +38,7 @@ export async function poll<T>(
   for (;;) {
     attempts += 1;
     try {
-      return { ok: true, value: await attempt(), attempts };
+      return { ok: true, value: await attempt(Math.max(0, deadline - clock.now())), attempts };
     } catch (error) {
       const left = deadline - clock.now();
       if (isFatal(error) || left <= 0) return { ok: false, lastError: error, attempts };

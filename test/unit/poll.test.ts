@@ -27,6 +27,21 @@ describe('poll', () => {
     expect(result.ok === false && (result.lastError as Error).message).to.equal(`failure ${calls}`);
   });
 
+  it('gives each attempt the time left, so attempts bounded by it end by the deadline (waitDb --timeout 6 took 10 s)', async () => {
+    const clock = fakeClock();
+    const given: number[] = [];
+    // Each attempt is a connection that times out: it lasts as long as it is allowed to, up to 5 s.
+    const attempt = async (leftMs: number) => {
+      given.push(leftMs);
+      await clock.sleep(Math.min(5_000, leftMs));
+      throw new Error('connection timed out');
+    };
+    const result = await poll(attempt, { timeoutMs: 6_000, clock });
+    expect(result.ok).to.equal(false);
+    expect(clock.now()).to.equal(6_000);
+    expect(given).to.deep.equal([6_000, 980]);
+  });
+
   it('stops at once on an error the caller calls fatal', async () => {
     const clock = fakeClock();
     const result = await poll(

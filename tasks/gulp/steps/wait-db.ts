@@ -9,6 +9,10 @@ import { defineStep, type Step } from '../step';
 import { poll, type Clock } from '../../util/poll';
 import { redactUrl } from '../../util/redact';
 
+/** One connection attempt's bounds: never more than the time left, and not so short that a slow start cannot answer. */
+const MAX_ATTEMPT_MS = 5_000;
+const MIN_ATTEMPT_MS = 250;
+
 /** Say once that we are waiting, when the database has not answered this long. */
 const ANNOUNCE_AFTER_MS = 1_000;
 
@@ -41,7 +45,6 @@ export function createWaitDbTask(ctx: TaskContext, { clock, when }: WaitDbOption
       const url = ctx.handoff.database?.url ?? connection.url;
       const target = parseDatabaseUrl(url, []) ?? connection;
       const started = clock?.now() ?? performance.now();
-      const attemptTimeoutMs = Math.min(5_000, connection.waitTimeoutMs);
       let announced = false;
       const announce = (error: unknown, elapsedMs: number) => {
         if (announced || elapsedMs < ANNOUNCE_AFTER_MS) return;
@@ -50,7 +53,8 @@ export function createWaitDbTask(ctx: TaskContext, { clock, when }: WaitDbOption
         ctx.logger.info(`Waiting for the database (${classifyConnectionError(error, target).message} so far; giving up after ${seconds} s)`);
       };
       const result = await poll(
-        () => withClient(url, (client) => client.query('SELECT 1'), attemptTimeoutMs),
+        // Each attempt is bounded by the time left too: --timeout 6 gives up after 6 s, not after a 5 s attempt begun at 5 s.
+        (leftMs) => withClient(url, (client) => client.query('SELECT 1'), Math.max(MIN_ATTEMPT_MS, Math.min(MAX_ATTEMPT_MS, leftMs))),
         { timeoutMs: connection.waitTimeoutMs, clock, onRetry: announce },
         (error) => !classifyConnectionError(error, target).transient,
       );
