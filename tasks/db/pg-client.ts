@@ -1,8 +1,18 @@
 import type { Client, ClientConfig } from 'pg';
 
-/** Connection options for a URL that fail fast: a short connect timeout, no hanging on a dead host. */
+/**
+ * Connection options for a URL that fail fast: a short connect timeout, no hanging on a dead host, and TCP keepalive
+ * (after 10 s idle), so that a connection whose peer is gone (a dropped network, a host that went away) is noticed by
+ * the kernel instead of waited on forever. A server that is frozen but whose host still answers TCP is watchServer's.
+ */
 export function clientConfig(url: string, connectTimeoutMs = 5_000): ClientConfig {
-  return { connectionString: url, connectionTimeoutMillis: connectTimeoutMs, application_name: 'pg-migrate-tasks' };
+  return {
+    connectionString: url,
+    connectionTimeoutMillis: connectTimeoutMs,
+    application_name: 'pg-migrate-tasks',
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
+  };
 }
 
 /**
