@@ -21,6 +21,7 @@ import { gulpTasksCase } from './cases/gulp-tasks';
 import { lintCase } from './cases/lint';
 import { migrate1000Case } from './cases/migrate-1000';
 import { migrateLocalCase } from './cases/migrate-local';
+import { migrateLocalColdCase } from './cases/migrate-local-cold';
 import { statusCase } from './cases/status';
 import { watchCase } from './cases/watch';
 import { formatMs, NotAvailable, type BenchCase } from './harness/case';
@@ -30,7 +31,17 @@ import { formatProfile, summarizeProfiles } from './harness/profile';
 import { caseResult, formatReport, RESULTS_VERSION, type CaseOutcome, type ResultsDocument } from './harness/report';
 import { closeOnSignals, createWorkspace } from './harness/workspace';
 
-export const CASES: readonly BenchCase[] = [migrateLocalCase, gulpTasksCase, migrate1000Case, watchCase, lintCase, statusCase, fleetCase, dbRunCase];
+export const CASES: readonly BenchCase[] = [
+  migrateLocalCase,
+  gulpTasksCase,
+  migrate1000Case,
+  watchCase,
+  lintCase,
+  statusCase,
+  fleetCase,
+  dbRunCase,
+  migrateLocalColdCase,
+];
 const DEFAULT_PAIRS = 5;
 /** Fewer pairs are fine while developing; results for the README need at least this many. */
 const MIN_COMMITTED_PAIRS = 5;

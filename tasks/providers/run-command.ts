@@ -7,6 +7,8 @@ export interface RunningCommand {
   done: Promise<void>;
   /** Ends it (SIGTERM) and resolves once it has exited. */
   kill(): Promise<void>;
+  /** Its process id (undefined when it could not be spawned). */
+  pid?: number;
 }
 
 /**
@@ -33,6 +35,7 @@ export function runCommand(
   done.catch(() => undefined);
   return {
     done,
+    pid: child.pid,
     kill: async () => {
       if (child.exitCode === null && child.signalCode === null) {
         // The whole process group: initdb's own children (postgres --single) write into the same folder.

@@ -39,7 +39,13 @@ describe('embedded provider: the cached, pre-initialised cluster', function () {
     return { database, logger };
   }
 
-  const templates = () => (existsSync(cacheDir) ? readdirSync(cacheDir) : []);
+  /** The templates' folders (the cache also holds binaries.json, the binaries' versions). */
+  const templates = () =>
+    existsSync(cacheDir)
+      ? readdirSync(cacheDir, { withFileTypes: true })
+          .filter((entry) => entry.isDirectory())
+          .map((entry) => entry.name)
+      : [];
   const superPassword = (database: StartedDatabase) => decodeURIComponent(new URL(database.superuserUrl!).password);
 
   it('is made by the first run, copied by the next, each run with its own superuser password', async () => {
@@ -63,6 +69,24 @@ describe('embedded provider: the cached, pre-initialised cluster', function () {
     let code: string | undefined;
     await withClient(withTemplatePassword, async () => undefined).catch((error: { code?: string }) => (code = error.code));
     expect(code).to.equal('28P01');
+  });
+
+  it("makes the next run's copy while this one runs: the next run takes it, and it holds nothing of this run", async () => {
+    const first = await start();
+    const [key] = templates();
+    await first.database.stop(); // a run's stop waits for the copy it was making
+    expect(readdirSync(path.join(cacheDir, key!)).sort(), 'the spare, complete, and no staging folder').to.deep.equal(['data', 'spare', 'superuser-password']);
+
+    const second = await start();
+    expect(second.logger.text()).to.match(/debug: Copied the cached cluster pg[\d.]+-[0-9a-f]{16} \(the copy an earlier run made in advance\)/);
+    // From the second run on, the versions of the binaries are remembered (private, as the cache).
+    expect(statSync(path.join(cacheDir, 'binaries.json')).mode & 0o777).to.equal(0o600);
+    await query(second.database.url, 'CREATE TABLE made_by_second_run (id int)');
+    await second.database.stop();
+
+    const third = await start();
+    expect(third.logger.text()).to.include('(the copy an earlier run made in advance)');
+    expect(await query(third.database.url, "SELECT to_regclass('public.made_by_second_run') IS NULL AS clean")).to.deep.equal([{ clean: true }]);
   });
 
   it('sets the application password of this run on a copied cluster', async () => {
