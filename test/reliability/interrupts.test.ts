@@ -5,6 +5,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { keptStatePath, type KeptDatabaseState } from '../../tasks/settings/kept-state';
 import { dataDirFromOutput, query, serverProcessesFor } from '../support/database';
+import { reapTestLeftovers } from '../support/global-setup';
 import { createTestProject, FIXTURES, runGulp, startGulp, type GulpProcess, type TestProject } from '../support/project';
 
 const EMBEDDED = { DB_PROVIDER: 'embedded' };
@@ -56,6 +57,25 @@ describe('interrupted runs', function () {
     expect(serverProcessesFor(leftDir)).to.deep.equal([]);
     expect(existsSync(leftDir)).to.equal(false);
     expect(readdirSync(tmp).filter((name) => name.startsWith('pgmt-'))).to.deep.equal([]);
+  });
+
+  it("a test run killed with its servers under a TMPDIR of a test's own: the suite's set-up stops them before the next run", async () => {
+    project.addMigrations('slow');
+    const marker = path.join(project.dir, 'slow-marker');
+    const killed = startGulp(['migrate:local'], { cwd: project.dir, env: { ...EMBEDDED, TMPDIR: tmp, SLOW_MIGRATION_MARKER: marker } });
+    await untilSlowMigrationRuns(killed, marker);
+    killed.kill('SIGKILL');
+    const leftDir = dataDirFromOutput((await killed.done).output);
+    expect(serverProcessesFor(leftDir)).to.have.length.greaterThan(0);
+
+    // What .mocharc's global set-up runs: the temp folder, and the folders in it that hold server dirs (here `tmp`).
+    const lines: string[] = [];
+    await reapTestLeftovers({ info: (line) => lines.push(line), warn: (line) => lines.push(line), error: (line) => lines.push(line) }, path.dirname(tmp));
+    expect(serverProcessesFor(leftDir)).to.deep.equal([]);
+    expect(existsSync(leftDir)).to.equal(false);
+    expect(lines.join('\n')).to.match(
+      new RegExp(`A run that was killed \\(PID \\d+\\) left its server running: stopped it \\(PID \\d+\\) and removed ${leftDir}`),
+    );
   });
 
   it('leaves a run that is still going alone (its owner is alive)', async () => {

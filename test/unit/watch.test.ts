@@ -173,7 +173,7 @@ describe('watch (a fake watcher and linter)', () => {
     expect(calls.map((call) => call.files[0])).to.deep.equal(['1732500000000_existing.ts', '1732500000000_existing.ts', '1732500001000_other.ts']);
   });
 
-  const finding: Diagnostic = { severity: 'error', ruleId: 'syntax-error', message: 'broken', file: '', source: 'pg-migrate-tasks' };
+  const finding: Diagnostic = { severity: 'error', ruleId: 'syntax-error', message: 'broken', hint: 'fix it', file: '', source: 'pg-migrate-tasks' };
 
   it('a file saved again while it is linted (the event lost): no verdict on the old text, one on the final text', async () => {
     await start();
