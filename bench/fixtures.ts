@@ -45,8 +45,8 @@ export function schemaMigration(index: number, { varcharEvery = 0 } = {}): strin
   ].join('\n');
 }
 
-/** The same shape in plain SQL (node-pg-migrate's `-- Up Migration` / `-- Down Migration` sections). */
-export function schemaSqlMigration(index: number): string {
+/** The up and down SQL of schema migration `index`: the same shape as schemaMigration, in plain SQL. */
+export function schemaSql(index: number): { up: string; down: string } {
   const tables = tablesOf(index);
   const up = tables.map((table, k) => {
     const parent = k === 0 ? (index > 0 ? tablesOf(index - 1)[0] : undefined) : tables[0];
@@ -57,7 +57,29 @@ export function schemaSqlMigration(index: number): string {
     );
   });
   const down = [...tables].reverse().map((table) => `DROP TABLE ${table};`);
-  return ['-- Up Migration', ...up, '', '-- Down Migration', ...down, ''].join('\n');
+  return { up: up.join('\n'), down: down.join('\n') };
+}
+
+/** The same shape in plain SQL (node-pg-migrate's `-- Up Migration` / `-- Down Migration` sections). */
+export function schemaSqlMigration(index: number): string {
+  const { up, down } = schemaSql(index);
+  return ['-- Up Migration', up, '', '-- Down Migration', down, ''].join('\n');
+}
+
+/** A migration in dbmate's format (`-- migrate:up` / `-- migrate:down`), for the dbmate peer. */
+export const dbmateMigration = ({ up, down }: { up: string; down: string }) => `-- migrate:up\n${up}\n\n-- migrate:down\n${down}\n`;
+
+/** The peer of case 1: the 50 schema migrations rendered to SQL (schemaSql), in dbmate's format. */
+export function writeSchemaDbmateMigrations(dir: string, count: number): void {
+  mkdirSync(dir, { recursive: true });
+  for (let index = 0; index < count; index += 1)
+    writeFileSync(path.join(dir, `${migrationName(index, 'create_tables')}.sql`), dbmateMigration(schemaSql(index)));
+}
+
+/** Case 5's squawk row: `count` schema migrations, all `.sql` (node-pg-migrate's format), what both linters read. */
+export function writeSchemaSqlMigrations(dir: string, count: number): void {
+  mkdirSync(dir, { recursive: true });
+  for (let index = 0; index < count; index += 1) writeFileSync(path.join(dir, `${migrationName(index, 'create_tables')}.sql`), schemaSqlMigration(index));
 }
 
 /** Case 1: `count` TypeScript schema migrations. */
@@ -79,6 +101,9 @@ export function writeLintMigrations(dir: string, count: number): void {
 /** The up SQL of trivial migration `index` (case 3). */
 export const trivialUpSql = (index: number) => `CREATE TABLE trivial_${index} (id integer PRIMARY KEY);`;
 
+/** The down SQL of trivial migration `index`. */
+export const trivialDownSql = (index: number) => `DROP TABLE trivial_${index};`;
+
 /**
  * Case 3: `count` trivial `.sql` migrations (one CREATE TABLE each) in `dir`; returns the concatenated up SQL, what
  * `psql -1 -f` runs as the baseline.
@@ -88,10 +113,17 @@ export function writeTrivialSqlMigrations(dir: string, count: number): string {
   const all: string[] = [];
   for (let index = 0; index < count; index += 1) {
     const up = trivialUpSql(index);
-    writeFileSync(path.join(dir, `${migrationName(index, 'trivial')}.sql`), `-- Up Migration\n${up}\n\n-- Down Migration\nDROP TABLE trivial_${index};\n`);
+    writeFileSync(path.join(dir, `${migrationName(index, 'trivial')}.sql`), `-- Up Migration\n${up}\n\n-- Down Migration\n${trivialDownSql(index)}\n`);
     all.push(up);
   }
   return `${all.join('\n')}\n`;
+}
+
+/** Case 3's dbmate peer: the same trivial migrations, same names, in dbmate's format. */
+export function writeTrivialDbmateMigrations(dir: string, count: number): void {
+  mkdirSync(dir, { recursive: true });
+  for (let index = 0; index < count; index += 1)
+    writeFileSync(path.join(dir, `${migrationName(index, 'trivial')}.sql`), dbmateMigration({ up: trivialUpSql(index), down: trivialDownSql(index) }));
 }
 
 /** Case 6: the content of every status migration (their checksums are recorded as applied). */

@@ -1,6 +1,7 @@
 // Child processes of the bench, run as a user would run them, timed from spawn to exit. Every child is tracked so an
 // interrupted bench can end them before it removes their folders.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
@@ -15,6 +16,12 @@ export interface ProcessResult {
   output: string;
   /** From just before spawn to the child's exit with its output closed. */
   ms: number;
+  /**
+   * CPU time (user + sys, ms) of the child and every descendant it waited for (not a server it started that outlived
+   * it, not the shared server's backends), 10 ms resolution; undefined when it cannot be told apart (another child of
+   * the bench started or ended meanwhile) or the system has no /proc (see childCpuMs).
+   */
+  cpuMs?: number;
 }
 
 export interface RunOptions {
@@ -34,6 +41,37 @@ export interface RunningProcess {
 }
 
 const running = new Set<ChildProcess>();
+/** Spawns and exits of the bench's children so far: a child's CPU time is only its own when this did not move meanwhile. */
+let childEvents = 0;
+
+let clockTicksPerSecond: number | undefined;
+/**
+ * The CPU time (user + sys, ms) of this process's children that have ended and been waited for, with their own waited-
+ * for descendants (Linux: cutime + cstime of /proc/self/stat; libuv waits for each child when it exits). The difference
+ * around one child's run is that child's CPU time, as `/usr/bin/time` would report it, without a wrapper process.
+ * Undefined where there is no /proc (the bench then reports no CPU times).
+ */
+export function childCpuMs(): number | undefined {
+  if (process.platform !== 'linux') return undefined;
+  // Asked once, before the first reading (getconf's own CPU time must not land inside a measured run).
+  if (clockTicksPerSecond === undefined) {
+    try {
+      clockTicksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    } catch {
+      clockTicksPerSecond = 100; // USER_HZ on every Linux architecture Node runs on
+    }
+  }
+  let stat: string;
+  try {
+    stat = readFileSync('/proc/self/stat', 'utf8');
+  } catch {
+    return undefined;
+  }
+  // Fields after "pid (comm) ": state is field 3, cutime 16, cstime 17 (proc(5)); comm may hold spaces and parentheses.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[13]) + Number(fields[14]);
+  return Number.isFinite(ticks) ? (ticks * 1_000) / clockTicksPerSecond : undefined;
+}
 
 /**
  * `--profile`: where gulp processes write CPU profiles (a folder per case), and whether the run in hand is profiled (the
@@ -46,9 +84,13 @@ export function startProcess(command: string, args: readonly string[], { cwd, en
   const listeners: ((line: string) => void)[] = [];
   let output = '';
   let partial = '';
+  // CPU time is only attributable when no other child of the bench runs beside this one.
+  const alone = running.size === 0;
+  const cpuBefore = alone ? childCpuMs() : undefined;
   const started = performance.now();
   const child = spawn(command, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);
+  const eventsAtSpawn = (childEvents += 1);
   const onData = (chunk: Buffer) => {
     const text = chunk.toString();
     output += text;
@@ -64,13 +106,16 @@ export function startProcess(command: string, args: readonly string[], { cwd, en
     child.once('error', (error) => {
       clearTimeout(timer);
       running.delete(child);
+      childEvents += 1;
       reject(error);
     });
     child.once('close', (code, signal) => {
       const ms = performance.now() - started;
+      const cpuAfter = cpuBefore !== undefined && childEvents === eventsAtSpawn ? childCpuMs() : undefined;
       clearTimeout(timer);
       running.delete(child);
-      resolve({ code, signal, output, ms });
+      childEvents += 1;
+      resolve({ code, signal, output, ms, ...(cpuAfter !== undefined ? { cpuMs: cpuAfter - cpuBefore! } : {}) });
     });
   });
   return {

@@ -1,5 +1,5 @@
 // The results of a run: the document written to bench/results.json (stable keys) and the Markdown table printed.
-import type { BenchCase, Goal, Measurement, SideTimings } from './case';
+import type { BenchCase, Goal, Measurement, PeerRow, SideTimings } from './case';
 import { describeMachine, type MachineInfo } from './machine';
 import { pairwiseRatios, summarize } from './stats';
 
@@ -37,7 +37,40 @@ export interface CaseResult {
   value: number | null;
   met: boolean | null;
   notes: Record<string, number | string>;
+  /** CPU time (user + sys) of each side's measured runs, where the bench could take it from the child process. */
+  cpu: { candidate: CpuResult | null; baseline: CpuResult | null };
+  /** Peer rows (3a, 3b, …): each its own candidate figure ÷ a peer tool, ratio and goal; [] when the case has none. */
+  peers: PeerResult[];
   durationMs: number;
+}
+
+/** CPU time (user + sys, ms) of a side's measured runs, in the order taken. */
+export interface CpuResult {
+  min: number;
+  median: number;
+  max: number;
+  samples: number[];
+}
+
+type Ratio = { min: number; median: number; max: number; samples: number[] };
+
+/** One peer row in results.json. Every key is always present (null when it does not apply), in this order. */
+export interface PeerResult {
+  /** The row's label in the table: the case number and a letter ("3a"). */
+  row: string;
+  title: string;
+  status: 'measured' | 'not available';
+  reason: string | null;
+  /** null: reported without a goal. */
+  goal: { kind: Goal['kind']; max: number; unit: 'ms' | 'ratio' } | null;
+  candidate: SideResult | null;
+  peer: SideResult | null;
+  /** candidate ÷ peer per round, and their min/median/max. */
+  ratio: Ratio | null;
+  value: number | null;
+  met: boolean | null;
+  /** CPU time of each side and the median of the per-round CPU ratios (candidate ÷ peer); null where not taken. */
+  cpu: { candidate: CpuResult | null; peer: CpuResult | null; ratio: number | null };
 }
 
 export interface ResultsDocument {
@@ -58,9 +91,60 @@ function sideResult(timings: SideTimings): SideResult {
   return { label: timings.label, min: ms1(min), median: ms1(median), max: ms1(max), samples: timings.samples.map(ms1), warmUp: timings.warmUp.map(ms1) };
 }
 
+function cpuResult(timings: SideTimings | undefined): CpuResult | null {
+  if (!timings?.cpu || timings.cpu.length === 0 || timings.cpu.length !== timings.samples.length) return null;
+  const { min, median, max } = summarize(timings.cpu);
+  return { min: ms1(min), median: ms1(median), max: ms1(max), samples: timings.cpu.map(ms1) };
+}
+
+function ratioOf(candidate: readonly number[], baseline: readonly number[]): Ratio {
+  const samples = pairwiseRatios(candidate, baseline);
+  const { min, median, max } = summarize(samples);
+  return { min: ratio3(min), median: ratio3(median), max: ratio3(max), samples: samples.map(ratio3) };
+}
+
+const goalResult = (goal: Goal) => ({ kind: goal.kind, max: goal.max, unit: goal.kind === 'ms' ? ('ms' as const) : ('ratio' as const) });
+
+export function peerResult(row: string, peer: PeerRow): PeerResult {
+  const base = { row, title: peer.title, status: peer.status };
+  const goal = peer.goal ? goalResult(peer.goal) : null;
+  if (peer.status !== 'measured') {
+    return {
+      ...base,
+      reason: peer.reason,
+      goal,
+      candidate: null,
+      peer: null,
+      ratio: null,
+      value: null,
+      met: null,
+      cpu: { candidate: null, peer: null, ratio: null },
+    };
+  }
+  const ratio = ratioOf(peer.candidate.samples, peer.peer.samples);
+  const candidate = sideResult(peer.candidate);
+  const value = !peer.goal ? null : peer.goal.kind === 'ratio' ? ratio.median : candidate.median;
+  const cpu = { candidate: cpuResult(peer.candidate), peer: cpuResult(peer.peer) };
+  const cpuRatio = cpu.candidate && cpu.peer && cpu.peer.samples.every((value) => value > 0) ? ratioOf(cpu.candidate.samples, cpu.peer.samples).median : null;
+  return {
+    ...base,
+    reason: null,
+    goal,
+    candidate,
+    peer: sideResult(peer.peer),
+    ratio,
+    value,
+    met: value === null || !peer.goal ? null : value <= peer.goal.max,
+    cpu: { ...cpu, ratio: cpuRatio },
+  };
+}
+
+/** "3a", "3b", …: the case number and the peer's place. */
+const peerRowLabel = (number: number, index: number) => `${number}${String.fromCodePoint(0x61 + index)}`;
+
 export function caseResult(outcome: CaseOutcome): CaseResult {
   const { benchCase } = outcome;
-  const goal = { kind: benchCase.goal.kind, max: benchCase.goal.max, unit: benchCase.goal.kind === 'ms' ? ('ms' as const) : ('ratio' as const) };
+  const goal = goalResult(benchCase.goal);
   const base = { id: benchCase.id, number: benchCase.number, title: benchCase.title, status: outcome.status };
   if (outcome.status !== 'measured') {
     return {
@@ -73,16 +157,13 @@ export function caseResult(outcome: CaseOutcome): CaseResult {
       value: null,
       met: null,
       notes: {},
+      cpu: { candidate: null, baseline: null },
+      peers: [],
       durationMs: Math.round(outcome.durationMs),
     };
   }
-  const { candidate, baseline, notes = {} } = outcome.measurement;
-  let ratio: CaseResult['ratio'] = null;
-  if (baseline) {
-    const samples = pairwiseRatios(candidate.samples, baseline.samples);
-    const { min, median, max } = summarize(samples);
-    ratio = { min: ratio3(min), median: ratio3(median), max: ratio3(max), samples: samples.map(ratio3) };
-  }
+  const { candidate, baseline, notes = {}, peers = [] } = outcome.measurement;
+  const ratio: CaseResult['ratio'] = baseline ? ratioOf(candidate.samples, baseline.samples) : null;
   const candidateResult = sideResult(candidate);
   const value = benchCase.goal.kind === 'ratio' ? (ratio?.median ?? null) : candidateResult.median;
   return {
@@ -95,6 +176,8 @@ export function caseResult(outcome: CaseOutcome): CaseResult {
     value,
     met: value === null ? null : value <= benchCase.goal.max,
     notes,
+    cpu: { candidate: cpuResult(candidate), baseline: cpuResult(baseline) },
+    peers: peers.map((peer, index) => peerResult(peerRowLabel(benchCase.number, index), peer)),
     durationMs: Math.round(outcome.durationMs),
   };
 }
@@ -125,8 +208,33 @@ export function formatReport(document: ResultsDocument): string {
     if (result.baseline) sides.push(`baseline: ${result.baseline.label}`);
     legend.push(`${result.number}. ${sides.join('; ')}.`);
     const notes = Object.entries(result.notes).map(([key, value]) => `${key} ${typeof value === 'number' ? formatMs(value) : value}`);
+    const cpu = [
+      ...(result.cpu.candidate ? [`candidate ${formatMs(result.cpu.candidate.median)}`] : []),
+      ...(result.cpu.baseline ? [`baseline ${formatMs(result.cpu.baseline.median)}`] : []),
+    ];
+    if (cpu.length > 0) notes.push(`CPU time (user + sys, median): ${cpu.join(', ')}`);
     if (notes.length > 0) legend.push(`   ${notes.join('; ')}.`);
+    for (const peer of result.peers) {
+      if (peer.status !== 'measured') {
+        rows.push(`| ${peer.row} | ${peer.title} | ${peer.status}: ${peer.reason?.split('\n')[0]} | — | — | ${peer.goal ? formatGoal(peer.goal) : '—'} | — |`);
+        continue;
+      }
+      const peerOk = peer.met === null ? '—' : peer.met ? '✓' : '✗';
+      rows.push(
+        `| ${peer.row} | ${peer.title} | ${formatSide(peer.candidate)} | ${formatSide(peer.peer)} | ${peer.ratio!.median.toFixed(2)} | ${peer.goal ? formatGoal(peer.goal) : '—'} | ${peerOk} |`,
+      );
+      legend.push(`${peer.row}. candidate: ${peer.candidate!.label}; peer: ${peer.peer!.label}.`);
+      if (peer.cpu.candidate || peer.cpu.peer) {
+        const parts = [
+          `candidate ${peer.cpu.candidate ? formatMs(peer.cpu.candidate.median) : '—'}`,
+          `peer ${peer.cpu.peer ? formatMs(peer.cpu.peer.median) : '—'}`,
+        ];
+        if (peer.cpu.ratio !== null) parts.push(`ratio ${peer.cpu.ratio.toFixed(2)} (median of rounds)`);
+        legend.push(`   CPU time (user + sys, median): ${parts.join(', ')}.`);
+      }
+    }
   }
+  const peerRows = document.cases.some((result) => result.peers.length > 0);
   const failures = document.cases
     .filter((result) => result.status === 'failed')
     .map((result) => `Case ${result.number} (${result.id}) failed: ${result.reason}`);
@@ -135,7 +243,7 @@ export function formatReport(document: ResultsDocument): string {
     '',
     ...legend,
     '',
-    `Each ratio case: ${document.settings.pairs} pairs (candidate and baseline back to back) after ${document.settings.warmUpRuns} warm-up run of each side. ${document.date}.`,
+    `Each ratio case: ${document.settings.pairs} pairs (candidate and baseline back to back${peerRows ? '; in a case with peer rows, rounds of every side' : ''}) after ${document.settings.warmUpRuns} warm-up run of each side. ${document.date}.`,
     `Machine: ${describeMachine(document.machine)}.`,
     ...(failures.length > 0 ? ['', ...failures] : []),
   ].join('\n');
