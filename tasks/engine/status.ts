@@ -7,6 +7,7 @@ import { messageOf, TaskError } from '../util/errors';
 import type { Logger } from '../util/logger';
 import { readMigrationFolder, type IgnoredFile, type MigrationFolder } from '../sources/migration-folder';
 import { withClient } from '../db/pg-client';
+import { cachedChecksums } from './checksum-cache';
 import { classifyMigrations, statusExitCode, summarize, summaryLine, type FileEntry, type MigrationStatus, type StatusSummary } from '../engine/status-model';
 
 /** Version of the `--json` document; bumped only when a key changes meaning or disappears. */
@@ -68,7 +69,7 @@ export async function migrationStatus({ settings, url, logger, write }: StatusOp
     // The ledger query runs while the files are hashed (synchronously: see hashMigrationFileSync).
     const reading = readLedger(client, settings.ledger).then((entries) => entries ?? []);
     reading.catch(() => undefined); // awaited below; this only keeps a failure during hashing from going unhandled
-    const files = hashFiles(folder);
+    const files = hashFiles(folder, { projectDir: source.projectDir });
     const ledger = await reading;
     const before = classifyMigrations({ files, ledger, compareNames });
     if (!command.accept) return { migrations: before, accepted: [] as string[] };
@@ -103,18 +104,24 @@ export async function readStatusFolder(source: StatusSettings['source']): Promis
   }
 }
 
-/** Every migration file with the checksum of its content now. */
-export function hashFiles(folder: MigrationFolder): FileEntry[] {
-  return folder.migrations.map(({ name, file, path: filePath }) => {
+/**
+ * Every migration file with the checksum of its content now. With `projectDir`, checksums of files unchanged since an
+ * earlier run (same size, times and inode) come from the cache in its node_modules (see ./checksum-cache).
+ */
+export function hashFiles(folder: MigrationFolder, { projectDir }: { projectDir?: string } = {}): FileEntry[] {
+  const hash = (filePath: string) => {
     try {
-      return { name, file, current: hashMigrationFileSync(filePath) };
+      return hashMigrationFileSync(filePath);
     } catch (error) {
       throw new TaskError(`could not read the migration file ${filePath}: ${messageOf(error)}`, {
         hint: 'make it readable (or remove it from the folder), then run `gulp migrate:status` again',
         cause: error,
       });
     }
-  });
+  };
+  const paths = folder.migrations.map((migration) => migration.path);
+  const sums = projectDir === undefined ? paths.map(hash) : cachedChecksums(folder.dir, paths, hash, { projectDir });
+  return folder.migrations.map(({ name, file }, index) => ({ name, file, current: sums[index]! }));
 }
 
 /**
