@@ -19,7 +19,6 @@ import { asIdentity, serverIdentity, type OsIdentity } from './os-user';
 import { findPgBinaries, type PgBinaries } from './pg-binaries';
 import { isOurProcess, stopProcess } from './process-control';
 import { runCommand, type RunningCommand } from './run-command';
-import { warmTranspileCache } from './warm-transpile-cache';
 import { databaseHandle } from './handle';
 import type { DatabaseSettings, Provider } from './types';
 
@@ -93,8 +92,6 @@ export const embeddedProvider: Provider = {
       await stopAndRemove(pid, tempDir);
     };
     const unregister = cleanups.add('embedded server', stop);
-    // While the server starts (mostly waiting for initdb, cp, postgres), the migrations are transpiled for the runner.
-    const transpiling = warmTranspileCache(settings.source.migrationsDir, () => stopping);
     try {
       const superPassword = randomBytes(24).toString('base64url');
       secrets.add(superPassword);
@@ -152,7 +149,6 @@ export const embeddedProvider: Provider = {
         startedAt: new Date().toISOString(),
       };
       const description = `PostgreSQL ${binaries.version} (${binaries.source}) on ${HOST}:${server.port}, data in ${tempDir}`;
-      await transpiling;
       const made = spare;
       return databaseHandle(state, description, async () => {
         await Promise.all([stopAndRemove(server.pid, tempDir), made?.done]);
@@ -161,7 +157,6 @@ export const embeddedProvider: Provider = {
       unregister();
       await spare?.kill();
       await stop().catch(() => undefined);
-      await transpiling;
       throw error;
     }
   },
