@@ -28,9 +28,17 @@ export interface PgmCall {
 /** MigrationBuilder methods that return a value or switch a mode but add no SQL statement. */
 const NO_SQL_METHODS = new Set(['func', 'noTransaction', 'isUsingTransaction', 'getSql', 'getSqlSteps', 'enableReverseMode']);
 
+/** The last syntax tree parsed per file, with its text: the file rules, the type stripper and the locator share it. */
+const parsed = new Map<string, { text: string; source: SourceFile }>();
+
+/** The file's syntax tree (with parent nodes), parsed once per version of its text. */
 export function parseSource(file: string, text: string): SourceFile {
+  const known = parsed.get(file);
+  if (known?.text === text) return known.source;
   const ts = typescript();
-  return ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true, scriptKind(ts, file));
+  const source = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true, scriptKind(ts, file));
+  parsed.set(file, { text, source });
+  return source;
 }
 
 /**

@@ -88,6 +88,9 @@ interface CachedModule {
   text: string;
   result: { actions: MigrationBuilderActions } | { error: unknown };
 }
+/** node-pg-migrate's SQL section parser, imported once (an `import()` per file costs ~50 µs even when loaded). */
+let sqlMigrationModule: Promise<typeof import('node-pg-migrate/sqlMigration')> | undefined;
+
 /** Loaded modules by path, re-loaded when the file's text changes (the watcher lints the same files again and again). */
 const modules = new Map<string, CachedModule>();
 
@@ -101,7 +104,8 @@ export async function loadMigrationActions(file: string, text: string): Promise<
   let result: CachedModule['result'];
   try {
     if (path.extname(file).toLowerCase() === '.sql') {
-      const { getActions } = await import('node-pg-migrate/sqlMigration');
+      sqlMigrationModule ??= import('node-pg-migrate/sqlMigration');
+      const { getActions } = await sqlMigrationModule;
       result = { actions: getActions(text) };
     } else {
       const loaded = await loadMigrationModule(file, { text, stripTypes: true });

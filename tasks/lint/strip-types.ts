@@ -8,6 +8,7 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { compileFunction } from 'node:vm';
+import { parseSource } from './migration-source';
 import { typescript } from './typescript-check';
 
 type TS = typeof import('typescript');
@@ -25,9 +26,7 @@ export function stripTypes(file: string, text: string): string | undefined {
   if (!STRIPPABLE.has(path.extname(file).toLowerCase())) return undefined;
   // Cheap refusals before a parse: anything loaded at run time, and syntax whose meaning the blanking would change.
   if (/\brequire\s*\(|\bimport\s*\(|\bimport\.meta\b|\bmodule\s*\.|\bexports\s*[.[]|^#!/.test(text)) return undefined;
-  const ts = typescript();
-  const source = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true, ts.ScriptKind.TS);
-  const stripper = new Stripper(ts, source, text);
+  const stripper = new Stripper(typescript(), parseSource(file, text), text);
   return stripper.run();
 }
 
