@@ -135,7 +135,7 @@ export const embeddedProvider: Provider = {
         }
       }
       const superuser = superuserAt(server.port);
-      if (settings.provider.keepDb) writeRunRecord(tempDir, { kept: true });
+      if (settings.provider.keepDb) writeRunRecord(tempDir, { kept: true, projectDir: settings.provider.projectDir });
       // The next run's copy, made now (the migrations leave a core idle) so that run only renames it; a kept server's
       // next run is far away, so none then.
       else if (template) spare = await makeSpare(template, tempDir);

@@ -12,6 +12,8 @@ export interface RunRecord {
   postmasterPid?: number;
   /** True once the server is handed over to KEEP_DB / db:start: it outlives its owner on purpose. */
   kept?: boolean;
+  /** For a kept server: the project it was kept for (db:stop finds it from here when the project's record is damaged). */
+  projectDir?: string;
 }
 
 const RECORD_FILE = 'run.json';
@@ -104,4 +106,36 @@ function processesMentioning(marker: string): number[] {
     }
   }
   return pids.filter((pid) => pid !== process.pid);
+}
+
+/** A kept server found from its own run record. */
+export interface KeptServer {
+  tempDir: string;
+  postmasterPid: number;
+}
+
+/**
+ * The kept servers of `projectDir` that are still running, found from their run records in `tmpDir` (not from the
+ * project's kept-database record): what db:stop stops when that record is damaged, or names another server.
+ */
+export async function findKeptServers(projectDir: string, tmpDir = os.tmpdir()): Promise<KeptServer[]> {
+  let names: string[];
+  try {
+    names = (await readdir(tmpDir)).filter((name) => TEMP_DIR_NAME.test(name));
+  } catch {
+    return [];
+  }
+  const found: KeptServer[] = [];
+  for (const name of names) {
+    const tempDir = path.join(tmpDir, name);
+    try {
+      const record = JSON.parse(await readFile(path.join(tempDir, RECORD_FILE), 'utf8')) as RunRecord;
+      const pid = record.postmasterPid;
+      if (record.kept && record.projectDir === projectDir && pid !== undefined && processesMentioning(tempDir).includes(pid))
+        found.push({ tempDir, postmasterPid: pid });
+    } catch {
+      // Not readable by us, or not a record: not ours to stop.
+    }
+  }
+  return found;
 }

@@ -1,7 +1,7 @@
 import { assertRunnable } from '../../engine/lint-policy';
 import { chooseProvider } from '../../providers/choose-provider';
 import { PROVIDERS, type DatabaseSettings, type ProviderRuntime, type StartedDatabase } from '../../providers/index';
-import { readKeptState, removeKeptState, writeKeptState } from '../../settings/kept-state';
+import { readKeptState, removeKeptState, withKeptStateLock, writeKeptState } from '../../settings/kept-state';
 import type { RawFlags } from '../../settings/flags';
 import { parseDatabaseUrl, type Settings } from '../../settings/settings';
 import { redactUrl } from '../../util/redact';
@@ -46,22 +46,26 @@ export function createStartDbTask(ctx: TaskContext, options: StartDbOptions = {}
       const database: DatabaseSettings = { ...settings, provider: { ...settings.provider, keepDb: keep } };
       const runtime: ProviderRuntime = { logger: ctx.logger, cleanups: ctx.cleanups, secrets: ctx.secrets };
 
-      const kept = await resumeKept(database, runtime, ctx, options.keep === false);
-      if (kept) {
-        adopt(ctx, kept, keep);
-        ctx.logger.info(`Reusing the kept database: ${kept.description}`);
-        warnAboutIgnoredSettings(ctx, settings, kept);
-        return;
-      }
+      // Kept: "read the record, start, write the record" one run at a time (two db:start at once start one server).
+      const startOrReuse = async () => {
+        const kept = await resumeKept(database, runtime, ctx, options.keep === false);
+        if (kept) {
+          adopt(ctx, kept, keep);
+          ctx.logger.info(`Reusing the kept database: ${kept.description}`);
+          warnAboutIgnoredSettings(ctx, settings, kept);
+          return;
+        }
 
-      const { provider, reason } = await chooseProvider(database);
-      ctx.logger.info(`Database provider: ${provider.name} (${reason})`);
-      const started = performance.now();
-      const startedDatabase = await provider.start(database, runtime);
-      adopt(ctx, startedDatabase, keep);
-      if (keep && startedDatabase.keptState) await writeKeptState(settings.projectDir, startedDatabase.keptState);
-      ctx.logger.info(`Started ${startedDatabase.description} in ${Math.round(performance.now() - started)} ms`);
-      ctx.logger.debug?.(`Application URL: ${redactUrl(startedDatabase.url)}`);
+        const { provider, reason } = await chooseProvider(database);
+        ctx.logger.info(`Database provider: ${provider.name} (${reason})`);
+        const started = performance.now();
+        const startedDatabase = await provider.start(database, runtime);
+        adopt(ctx, startedDatabase, keep);
+        if (keep && startedDatabase.keptState) await writeKeptState(settings.projectDir, startedDatabase.keptState);
+        ctx.logger.info(`Started ${startedDatabase.description} in ${Math.round(performance.now() - started)} ms`);
+        ctx.logger.debug?.(`Application URL: ${redactUrl(startedDatabase.url)}`);
+      };
+      await (keep ? withKeptStateLock(settings.projectDir, startOrReuse) : startOrReuse());
     },
   );
 }
@@ -87,7 +91,8 @@ async function resumeKept(
   forcedThrowAway: boolean,
 ): Promise<StartedDatabase | undefined> {
   const { projectDir, keepDb } = settings.provider;
-  const state = await readKeptState(projectDir);
+  // A damaged record fails a run that would keep a database (it could start a second one); a throw-away run goes on.
+  const state = keepDb ? await readKeptState(projectDir) : await readKeptState(projectDir).catch(() => undefined);
   if (!state) return undefined;
   if (!keepDb) {
     const choice = forcedThrowAway ? '' : ' KEEP_DB=1 uses the kept one.';
