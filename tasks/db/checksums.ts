@@ -42,7 +42,7 @@ export function hashMigrationFileSync(file: string): string {
 
 /**
  * Keeps the checksum table in step with a run: after an `up`, upserts the hash of each migration that ran (creating
- * the table when missing); after a `down`, deletes their rows (and creates nothing)..
+ * the table when missing); after a `down`, deletes their rows (and creates nothing).
  * @example await recordChecksums(url, config, ran, 'up')
  */
 export async function recordChecksums(url: string, ledger: LedgerSettings, ran: readonly RanMigration[], direction: Direction): Promise<void> {
@@ -67,13 +67,29 @@ export async function recordChecksumsWith(client: Client, ledger: LedgerSettings
 /** Creates the checksum table if needed and records `hashes[i]` for `names[i]`, now. Used by runs and by --accept. */
 export async function upsertChecksums(client: Client, ledger: LedgerSettings, names: readonly string[], hashes: readonly string[]): Promise<void> {
   const table = checksumTableName(client, ledger);
-  await client.query(`CREATE TABLE IF NOT EXISTS ${table} (name text PRIMARY KEY, sha256 text NOT NULL, recorded_at timestamptz NOT NULL DEFAULT now())`);
+  await client.query(createChecksumTableSql(table));
   await client.query(
     `INSERT INTO ${table} (name, sha256)
      SELECT * FROM unnest($1::text[], $2::text[])
-     ON CONFLICT (name) DO UPDATE SET sha256 = EXCLUDED.sha256, recorded_at = now()`,
+     ${ON_CONFLICT}`,
     [names, hashes],
   );
+}
+
+const ON_CONFLICT = 'ON CONFLICT (name) DO UPDATE SET sha256 = EXCLUDED.sha256, recorded_at = now()';
+
+/** The statement that creates the checksum table `table` (quoted) when it is missing. */
+export function createChecksumTableSql(table: string): string {
+  return `CREATE TABLE IF NOT EXISTS ${table} (name text PRIMARY KEY, sha256 text NOT NULL, recorded_at timestamptz NOT NULL DEFAULT now())`;
+}
+
+/**
+ * One statement that records checksums in `table` (quoted), with the values as literals: to be sent with other
+ * statements in one round trip (a multi-statement query takes no parameters). `quote` makes a literal (pg's escapeLiteral).
+ */
+export function upsertChecksumsSql(table: string, rows: readonly { name: string; sha256: string }[], quote: (value: string) => string): string {
+  const values = rows.map(({ name, sha256 }) => `(${quote(name)}, ${quote(sha256)})`).join(', ');
+  return `INSERT INTO ${table} (name, sha256) VALUES ${values} ${ON_CONFLICT}`;
 }
 
 /** The warning when a run succeeded but its checksums could not be written: the migrations did run. */

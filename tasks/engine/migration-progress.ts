@@ -17,6 +17,8 @@ export class MigrationProgress {
   failureDetail?: string;
   readonly finished: string[] = [];
   #currentStarted = 0;
+  /** The plan was given with {@link plan}: the runner's own list (a segment of it) is not added again. */
+  #planGiven = false;
   /** Lines of a long run waiting to be printed together (see #print). */
   #unprinted: string[] = [];
   #lastPrinted = performance.now();
@@ -35,6 +37,34 @@ export class MigrationProgress {
       this.failureDetail = String(message);
     },
   };
+
+  /** The migrations a run will apply, in order (when the run is not the runner's, which lists them itself). */
+  plan(names: readonly string[]): void {
+    this.planned.push(...names);
+    this.#planGiven = true;
+  }
+
+  /** A migration starts (its SQL is sent, or it is next in a batch): the one a failure now belongs to. */
+  start(name: string): void {
+    this.#finishCurrent();
+    this.current = name;
+    this.#currentStarted = performance.now();
+  }
+
+  /** The current migration is done, in `ms` (measured on the server for a batch); its line is printed. */
+  done(ms?: number): void {
+    this.#finishCurrent(ms);
+  }
+
+  /** The last migration a runner segment started is done (the runner says when one starts, not when it ends). */
+  settle(): void {
+    this.#finishCurrent();
+  }
+
+  /** A `pgm.noTransaction()` migration: the warning the runner's would give. */
+  outsideTransaction(name: string): void {
+    this.logger.warn(`${name} runs outside the transaction (pgm.noTransaction()): a failure after it cannot undo it`);
+  }
 
   /** Call when the runner returned: the last migration is done. */
   finish(): void {
@@ -58,13 +88,14 @@ export class MigrationProgress {
     this.flush();
     const fromDatabase = typeof (error as { severity?: unknown })?.severity === 'string';
     if (fromDatabase || this.planned.length === 0) return { migration: this.current, completedBefore: this.finished.length };
-    const next = this.current ? this.planned.indexOf(this.current) + 1 : 0;
+    // After a batch or a runner segment, the ones finished come first: the next planned one is the one that threw.
+    const next = this.current ? this.planned.indexOf(this.current) + 1 : this.finished.length;
     return { migration: this.planned[next] ?? this.current, completedBefore: next };
   }
 
   #onInfo(message: string): void {
     const planned = /^> - (.+)$/.exec(message);
-    if (planned) this.planned.push(planned[1]!);
+    if (planned && !this.#planGiven) this.planned.push(planned[1]!);
     const marker = /^### MIGRATION (.+) \((UP|DOWN)\) ###$/.exec(message);
     if (!marker) {
       this.logger.debug?.(`node-pg-migrate: ${message}`);
@@ -96,10 +127,10 @@ export class MigrationProgress {
     if (performance.now() - this.#lastPrinted >= BATCH_MS) this.flush();
   }
 
-  #finishCurrent(): void {
+  #finishCurrent(ms = performance.now() - this.#currentStarted): void {
     if (!this.current) return;
     const arrow = this.direction === 'up' ? '↑' : '↓';
-    this.#print(`  ${arrow} ${this.current} (${Math.round(performance.now() - this.#currentStarted)} ms)`);
+    this.#print(`  ${arrow} ${this.current} (${Math.round(ms)} ms)`);
     this.finished.push(this.current);
     this.current = undefined;
   }

@@ -14,7 +14,7 @@ import { readMigrationFolder } from '../sources/migration-folder';
 import { loadMigrationFiles, renderMigration, type RenderedMigration } from '../sources/render-sql';
 import { gitHistory } from '../sources/history';
 import { leavesAccepts, type VerifyExceptions } from '../sources/verify-exceptions';
-import { forgetLoadedMigrations, runMigrations } from './run-migrations';
+import { forgetLoadedMigrations, PG_MIGRATE_LOCK_ID, runMigrations } from './run-migrations';
 import type { MigrationSettings } from './types';
 
 /** At most this many differences are listed in one error; the rest are counted. */
@@ -58,7 +58,6 @@ export async function verifyMigrations({ settings, url, logger, since, exception
   const ignoreTables = [settings.ledger.table, CHECKSUM_TABLE].map((table) => `${quote(settings.ledger.schema)}.${quote(table)}`);
   const history = await historyCount(settings, since);
   forgetLoadedMigrations(settings.source.migrationsDir);
-  const { PG_MIGRATE_LOCK_ID } = await import('node-pg-migrate');
   const lockId = String(PG_MIGRATE_LOCK_ID);
 
   return withClient(url, async (session) => {
