@@ -70,6 +70,18 @@ export async function findTemplate(cacheDir: string, key: string): Promise<Clust
 }
 
 /**
+ * Removes a template that a server failed to start from (a damaged pg_control or catalog, unreadable files): the next
+ * run makes a new one instead of failing the same way. Its spare copy goes with it. Moved aside first, so a run
+ * copying it meanwhile fails its copy (and runs initdb) rather than reading half-deleted files.
+ */
+export async function discardTemplate(template: ClusterTemplate): Promise<void> {
+  const dir = path.dirname(template.dataDir);
+  const aside = `${dir}.discarded-${process.pid}`;
+  await rename(dir, aside).catch(() => undefined);
+  await rm(aside, { recursive: true, force: true });
+}
+
+/**
  * Copies the template's data dir to `dataDir`, keeping owners and modes (the server's user owns it; mode 0700). The
  * copy is bound by per-file system calls (~1 300 small files), so it runs as several `cp` at once: one per database
  * under base/, one for the rest (~0.2 s instead of ~0.33 s on 2 cores).

@@ -12,7 +12,17 @@ import type { Client } from 'pg';
 import { withClient } from '../db/pg-client';
 import { poll } from '../util/poll';
 import { freePort } from './free-port';
-import { clusterCacheDir, copyTemplate, findTemplate, makeSpare, saveTemplate, takeSpare, templateKey, type ClusterTemplate } from './cluster-template';
+import {
+  clusterCacheDir,
+  copyTemplate,
+  discardTemplate,
+  findTemplate,
+  makeSpare,
+  saveTemplate,
+  takeSpare,
+  templateKey,
+  type ClusterTemplate,
+} from './cluster-template';
 import { reapOrphanedServers, writeRunRecord } from './orphans';
 import { makePrivateTempDir } from './private-temp-dir';
 import { asIdentity, serverIdentity, type OsIdentity } from './os-user';
@@ -106,16 +116,28 @@ export const embeddedProvider: Provider = {
         });
       const superuserAt = (port: number, password = superPassword): ConnectionParts => ({ host: HOST, port, database: 'postgres', user: SUPERUSER, password });
 
-      let server: RunningServer;
+      let server: RunningServer | undefined;
       const copied = cache ? await copyCachedCluster(cache, key, dataDir, secrets, spawnAllowed, (command) => (writing = command)) : undefined;
       writing = undefined;
       template = copied?.template;
       if (copied) {
         timer.done(`Copied the cached cluster ${key}${copied.spare ? ' (the copy an earlier run made in advance)' : ''}`);
-        // A copied cluster has the template's passwords: the first connection gives it this run's.
-        server = await launch(copied.template.superPassword, (client) => setRunPasswords(client, superPassword, settings.connection));
-        timer.done(`Server accepting connections on port ${server.port}, this run's passwords set`);
-      } else {
+        try {
+          // A copied cluster has the template's passwords: the first connection gives it this run's.
+          server = await launch(copied.template.superPassword, (client) => setRunPasswords(client, superPassword, settings.connection));
+          timer.done(`Server accepting connections on port ${server.port}, this run's passwords set`);
+        } catch (error) {
+          spawnAllowed(); // interrupted (Ctrl-C): nothing more
+          // A damaged template (a truncated pg_control, unreadable files) would fail every run the same way: drop it.
+          logger.warn(`The cached cluster ${key} did not start (${messageOf(error).split('\n')[0]}): discarded it; running initdb instead`);
+          if (pid !== undefined && (await isOurProcess(pid, tempDir))) await stopProcess(pid, { signal: 'SIGQUIT' });
+          pid = undefined;
+          await discardTemplate(copied.template);
+          template = undefined;
+          await rm(dataDir, { recursive: true, force: true });
+        }
+      }
+      if (!server) {
         spawnAllowed(); // a copy that failed because the cleanup killed it: stop here, write nothing more
         await initCluster(binaries, tempDir, superPassword, identity, spawnAllowed, (command) => (writing = command));
         writing = undefined;

@@ -144,6 +144,23 @@ describe('embedded provider: the cached, pre-initialised cluster', function () {
     }
   });
 
+  it('a damaged template (truncated pg_control) is discarded: the run falls back to initdb, says so, and caches a good one', async () => {
+    const first = await start();
+    await first.database.stop();
+    const [key] = templates();
+    // A crash while the cache was written, a full disk: the template's control file cut short (and its spare with it).
+    for (const dataDir of [path.join(cacheDir, key!, 'data'), path.join(cacheDir, key!, 'spare')]) {
+      if (existsSync(path.join(dataDir, 'global', 'pg_control'))) writeFileSync(path.join(dataDir, 'global', 'pg_control'), 'cut short');
+    }
+    const { database, logger } = await start();
+    expect(logger.text()).to.match(new RegExp(`^warn: The cached cluster ${key} did not start \\(.+\\): discarded it; running initdb instead$`, 'm'));
+    expect(await query(database.url, 'SELECT 1 AS one')).to.deep.equal([{ one: 1 }]);
+    await database.stop();
+    const { logger: next } = await start();
+    expect(next.text()).not.to.include('did not start');
+    expect(next.text()).to.include(`Copied the cached cluster ${key}`);
+  });
+
   it('DB_CLUSTER_CACHE=off runs initdb every time and writes no cache', async () => {
     const { database, logger } = await start({ DB_CLUSTER_CACHE: 'off' });
     expect(logger.text()).to.include('debug: initdb');
