@@ -68,7 +68,7 @@ export function explainMigrationFailure(error: unknown, { settings, direction, m
   // "… is not queryable": the connection died and node-pg-migrate's ROLLBACK on it failed, replacing the first error.
   if (/Connection terminated|ECONNRESET|server closed the connection|is not queryable/i.test(message) || code === '57P01' || code === '57P02') {
     return new TaskError(`lost the database connection${migration ? ` during migration ${migration}` : ''}: ${message}`, {
-      hint: 'the server stopped or restarted under the run; its open transaction was rolled back. Check the server, then run `gulp migrate` again',
+      hint: 'the server stopped or restarted under the run; its open transaction was rolled back. Check the server (for one these tasks started, its log is printed above), then run the command again',
       cause: error,
     });
   }

@@ -172,9 +172,14 @@ export const embeddedProvider: Provider = {
       };
       const description = `PostgreSQL ${binaries.version} (${binaries.source}) on ${HOST}:${server.port}, data in ${tempDir}`;
       const made = spare;
-      return databaseHandle(state, description, async () => {
-        await Promise.all([stopAndRemove(server.pid, tempDir), made?.done]);
-      });
+      return databaseHandle(
+        state,
+        description,
+        async () => {
+          await Promise.all([stopAndRemove(server.pid, tempDir), made?.done]);
+        },
+        path.join(tempDir, SERVER_LOG),
+      );
     } catch (error) {
       unregister();
       await spare?.kill();
@@ -187,7 +192,12 @@ export const embeddedProvider: Provider = {
     const { pid, tempDir } = state;
     if (pid === undefined || !tempDir || !(await isOurProcess(pid, tempDir))) return undefined;
     const port = parseDatabaseUrl(state.url, [])?.port;
-    return databaseHandle(state, `PostgreSQL on ${HOST}:${port} (embedded, kept, data in ${tempDir})`, () => stopAndRemove(pid, tempDir));
+    return databaseHandle(
+      state,
+      `PostgreSQL on ${HOST}:${port} (embedded, kept, data in ${tempDir})`,
+      () => stopAndRemove(pid, tempDir),
+      path.join(tempDir, SERVER_LOG),
+    );
   },
 };
 
@@ -248,6 +258,9 @@ function phaseTimer(logger: Logger): { done(phase: string): void } {
  * Stops the postmaster if it is still ours, then deletes its temp dir (data, socket, log). An immediate shutdown
  * (SIGQUIT): no shutdown checkpoint, whose only use would be a data dir that is deleted next.
  */
+/** The server's own log, in its temp dir (removed with it). */
+const SERVER_LOG = 'server.log';
+
 async function stopAndRemove(pid: number | undefined, tempDir: string): Promise<void> {
   if (pid !== undefined && (await isOurProcess(pid, tempDir))) await stopProcess(pid, { signal: 'SIGQUIT' });
   // Retries: a write the start-up had in flight when the cleanup began may still land in the folder.
@@ -298,7 +311,7 @@ async function startServer(
   onSpawn: (pid: number) => void,
 ): Promise<RunningServer> {
   const fixedPort = settings.provider.keepDb && settings.connection.portGiven ? settings.connection.port : undefined;
-  const logFile = path.join(tempDir, 'server.log');
+  const logFile = path.join(tempDir, SERVER_LOG);
   for (let attempt = 1; ; attempt += 1) {
     const port = fixedPort ?? (await freePort(HOST));
     const log = await open(logFile, 'a');

@@ -1,8 +1,12 @@
+import { readFile } from 'node:fs/promises';
 import type { KeptDatabaseState } from '../settings/kept-state';
 import type { StartedDatabase } from './types';
 
-/** The handle every starting provider returns: its recorded state, and a stop that runs once however often called. */
-export function databaseHandle(state: KeptDatabaseState, description: string, stopAndRemove: () => Promise<void>): StartedDatabase {
+/**
+ * The handle every starting provider returns: its recorded state, and a stop that runs once however often called;
+ * with `logFile`, the server's own log can be read until the stop removes it.
+ */
+export function databaseHandle(state: KeptDatabaseState, description: string, stopAndRemove: () => Promise<void>, logFile?: string): StartedDatabase {
   let stopped: Promise<void> | undefined;
   return {
     provider: state.provider,
@@ -11,5 +15,12 @@ export function databaseHandle(state: KeptDatabaseState, description: string, st
     description,
     keptState: state,
     stop: () => (stopped ??= stopAndRemove()),
+    ...(logFile !== undefined && {
+      logTail: async (lines = 20) => {
+        const text = await readFile(logFile, 'utf8').catch(() => '');
+        const tail = text.trimEnd().split('\n').slice(-lines).join('\n');
+        return tail === '' ? undefined : tail;
+      },
+    }),
   };
 }

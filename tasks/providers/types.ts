@@ -16,6 +16,11 @@ export interface StartedDatabase {
   keptState?: KeptDatabaseState;
   /** Stops and removes everything the provider started. Idempotent; a no-op for external databases. */
   stop(): Promise<void>;
+  /**
+   * The last lines of the server's own log, for a server the tasks started and whose log they keep (embedded):
+   * what a lost connection looks like from the server's side (a full disk, a crash). Undefined when there is none.
+   */
+  logTail?(lines?: number): Promise<string | undefined>;
 }
 
 /** What a provider may use while starting. */

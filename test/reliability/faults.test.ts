@@ -13,7 +13,7 @@ import { serverIdentity, type OsIdentity } from '../../tasks/providers/os-user';
 import { findPgBinaries } from '../../tasks/providers/pg-binaries';
 import { makePrivateTempDir } from '../../tasks/providers/private-temp-dir';
 import { takeSnapshot } from '../../tasks/db/schema-snapshot';
-import { query, serverProcessesFor, startTestServer, type TestServer } from '../support/database';
+import { dataDirFromOutput, query, serverProcessesFor, startTestServer, type TestServer } from '../support/database';
 import { BATCH_MIGRATIONS, createTestProject, startGulp, type GulpProcess, type GulpRun, type TestProject } from '../support/project';
 import { createRecordingLogger } from '../support/recording-logger';
 
@@ -141,13 +141,50 @@ describe('faults', function () {
           expect(run.code, run.output).to.equal(1);
           expect(run.output).to.match(/lost the database connection during migration 1000000000001_slow: /);
           expect(run.output).to.include(
-            'hint: the server stopped or restarted under the run; its open transaction was rolled back. Check the server, then run `gulp migrate` again',
+            'hint: the server stopped or restarted under the run; its open transaction was rolled back. Check the server (for one these tasks started, its log is printed above), then run the command again',
           );
           expect(run.output, 'a stack trace was printed').not.to.match(/\n\s+at /);
         } finally {
           await server.stop().catch(() => undefined);
         }
       });
+    }
+  });
+
+  it("migrate:local whose server's backend crashes mid-migration (as on a full disk): prints the server log's last lines before it is removed", async () => {
+    const project = createTestProject();
+    const tmp = mkdtempSync(path.join(os.tmpdir(), 'faults-'));
+    chmodSync(tmp, 0o755);
+    try {
+      project.addMigrations('slow');
+      const marker = path.join(project.dir, 'slow-marker');
+      const gulp = startGulp(['migrate:local'], { cwd: project.dir, env: { DB_PROVIDER: 'embedded', TMPDIR: tmp, SLOW_MIGRATION_MARKER: marker } });
+      const upCalls = () => (existsSync(marker) ? readFileSync(marker, 'utf8').split('\n').filter(Boolean).length : 0);
+      for (let waited = 0; upCalls() < 2; waited += 50) {
+        if (waited > 30_000) throw new Error(`the slow migration never started:\n${gulp.output()}`);
+        await sleep(50);
+      }
+      await sleep(200);
+      // The client backends of the run's server (children of its postmaster): killed, the server restarts them all.
+      const postmaster = serverProcessesFor(dataDirFromOutput(gulp.output()))[0]!;
+      for (const entry of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+        try {
+          const ppid = Number(readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
+          if (ppid === postmaster && /^postgres: \S+ \S+ 127\.0\.0\.1/.test(readFileSync(`/proc/${entry}/cmdline`, 'utf8')))
+            process.kill(Number(entry), 'SIGKILL');
+        } catch {
+          // Gone meanwhile.
+        }
+      }
+      const run = await finished(gulp, 'gulp migrate:local after the backend was killed');
+      expect(run.code, run.output).to.equal(1);
+      expect(run.output).to.match(/lost the database connection during migration 1000000000001_slow: /);
+      expect(run.output).to.include("The server's log, its last lines (it is removed with the server):");
+      expect(run.output).to.match(/terminated by signal 9: Killed/);
+      expect(serverProcessesFor(tmp), 'the server was left running').to.deep.equal([]);
+    } finally {
+      project.remove();
+      rmSync(tmp, { recursive: true, force: true });
     }
   });
 

@@ -92,6 +92,14 @@ export function createMigrateTask(
         cleanups: ctx.cleanups,
         preflightLint: ctx.handoff.preflightLint,
         local,
+      }).catch(async (error: unknown) => {
+        // The connection to a server this run started was lost: its own log says why (a full disk, a crash), and the
+        // teardown is about to delete it.
+        if (isLostConnection(error)) {
+          const tail = await ctx.handoff.database?.logTail?.();
+          if (tail) ctx.logger.error(`The server's log, its last lines (it is removed with the server):\n${tail.replace(/^/gm, '  ')}`);
+        }
+        throw error;
       });
       // A throw-away database migrated all the way up is the schema the migrations produce: keep the committed schema
       // file (when the project has one) current.
@@ -101,5 +109,12 @@ export function createMigrateTask(
         await writeSchemaFile({ url: ctx.handoff.database!.url, settings, logger: ctx.logger });
       }
     },
+  );
+}
+
+/** A failure that means the server went away under the run (as explainMigrationFailure words it). */
+function isLostConnection(error: unknown): boolean {
+  return /lost the database connection|Connection terminated|server closed the connection|ECONNRESET/i.test(
+    error instanceof Error ? error.message : String(error),
   );
 }
