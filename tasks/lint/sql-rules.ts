@@ -48,6 +48,12 @@ export const SQL_RULES: RuleMeta[] = [
     defaultSeverity: 'error',
     description: 'no down, node-pg-migrate cannot reverse up automatically, and no `export const down = false`',
   },
+  {
+    id: 'transaction-control',
+    defaultSeverity: 'error',
+    description:
+      'BEGIN, COMMIT, ROLLBACK, END, SAVEPOINT or a prepared transaction in a migration (the runner owns the transaction: a later failure leaves part applied)',
+  },
   { id: 'sql-syntax-error', defaultSeverity: 'error', description: 'a statement PostgreSQL’s parser rejects' },
   { id: 'render-error', defaultSeverity: 'error', description: 'the migration throws while node-pg-migrate builds its SQL' },
   {
@@ -182,11 +188,50 @@ function checkStatement({ kind, node }: SqlStatement, state: MigrationState, con
     case 'DropdbStmt':
       report('drop-database', `destructive: DROP DATABASE ${quote(node.dbname)} deletes the whole database`, 'drop databases by hand, not in a migration');
       break;
+    case 'TransactionStmt':
+      checkTransactionControl(node, context, report);
+      break;
     case 'VariableSetStmt':
       if (node.name === 'lock_timeout') state.lockTimeout = node.kind === 'VAR_SET_VALUE' && !isZero(node.args?.[0]);
       break;
   }
   if (kind === 'SelectStmt' && setsLockTimeout(node)) state.lockTimeout = true;
+}
+
+/** What each TransactionStmt kind is called in SQL. */
+const TRANSACTION_STATEMENTS: Record<string, string> = {
+  TRANS_STMT_BEGIN: 'BEGIN',
+  TRANS_STMT_START: 'START TRANSACTION',
+  TRANS_STMT_COMMIT: 'COMMIT',
+  TRANS_STMT_ROLLBACK: 'ROLLBACK',
+  TRANS_STMT_SAVEPOINT: 'SAVEPOINT',
+  TRANS_STMT_RELEASE: 'RELEASE SAVEPOINT',
+  TRANS_STMT_ROLLBACK_TO: 'ROLLBACK TO SAVEPOINT',
+  TRANS_STMT_PREPARE: 'PREPARE TRANSACTION',
+  TRANS_STMT_COMMIT_PREPARED: 'COMMIT PREPARED',
+  TRANS_STMT_ROLLBACK_PREPARED: 'ROLLBACK PREPARED',
+};
+
+/**
+ * Transaction control in a migration: node-pg-migrate opens and ends the run's transaction itself. A COMMIT in the
+ * middle commits what ran before it (earlier migrations too, in a single-transaction run); a later failure then
+ * rolls back only what follows, and the database is left half-migrated while the run says it rolled back.
+ */
+function checkTransactionControl(node: PgNode, context: SqlRuleContext, report: Report): void {
+  const statement = TRANSACTION_STATEMENTS[node.kind as string] ?? 'a transaction statement';
+  if (context.usesTransaction) {
+    report(
+      'transaction-control',
+      `${statement} in a migration: node-pg-migrate runs it in a transaction it opens and ends itself, so ${statement} here acts behind its back, and a later failure leaves part of the run applied`,
+      `remove it: the migration (and by default the whole run) already runs in one transaction${context.kind === 'sql' ? '' : '; for work that cannot run in one, call pgm.noTransaction()'}`,
+    );
+    return;
+  }
+  report(
+    'transaction-control',
+    `${statement} in a migration that runs outside a transaction (pgm.noTransaction()): node-pg-migrate does not know of the transaction, and a failure inside it leaves part of the migration applied`,
+    'remove it and let each statement commit on its own, or put the statements that belong together in a migration of their own that runs in a transaction',
+  );
 }
 
 function checkIndex(node: PgNode, state: MigrationState, context: SqlRuleContext, report: Report): void {

@@ -53,6 +53,7 @@ const EXPECTED: Record<string, string[]> = {
   '1100000000023_suppressed.ts': ['11:5 rename-column', '15:3 drop-table'],
   '1100000000024_suppressed.sql': ['10:1 unknown-rule', '10:1 unknown-rule', '11:1 rename-table'],
   '1100000000025_file_wide.ts': ['7:3 unknown-rule', '8:3 rename-column'],
+  '1100000000026_transaction_control.ts': ['5:12 transaction-control'],
 };
 
 describe('lintMigrationFiles / lintMigrationsFolder (the lint engine)', () => {

@@ -82,6 +82,25 @@ describe('SQL lint rules (on PostgreSQL parse trees)', () => {
     expect(findings(sql, { usesTransaction: false })).to.deep.equal([]);
   });
 
+  it('reports transaction control at the top level (BEGIN, COMMIT, END, ROLLBACK, SAVEPOINT), not inside DO blocks or functions', () => {
+    expect(
+      findings('CREATE TABLE a (id int); COMMIT; BEGIN; CREATE TABLE b (id int); SAVEPOINT s; ROLLBACK TO SAVEPOINT s; RELEASE SAVEPOINT s; END; ROLLBACK;'),
+    ).to.deep.equal([
+      'transaction-control@2',
+      'transaction-control@3',
+      'transaction-control@5',
+      'transaction-control@6',
+      'transaction-control@7',
+      'transaction-control@8',
+      'transaction-control@9',
+    ]);
+    expect(findings('DO $$ BEGIN PERFORM 1; END $$; CREATE FUNCTION f() RETURNS int LANGUAGE plpgsql AS $$ BEGIN RETURN 1; END $$;')).to.deep.equal([]);
+    const [finding] = checkStatements(parseSql('COMMIT;').statements, { usesTransaction: true, kind: 'builder' });
+    expect(finding?.message).to.equal(
+      'COMMIT in a migration: node-pg-migrate runs it in a transaction it opens and ends itself, so COMMIT here acts behind its back, and a later failure leaves part of the run applied',
+    );
+  });
+
   it('flags an explicit length only: varchar(n) and char(n), not char, varchar or text', () => {
     expect(findings('CREATE TABLE t (a varchar(10), b character(2), c char, d varchar, e text, f "char");')).to.deep.equal(['prefer-text@1', 'prefer-text@1']);
     expect(findings('ALTER TABLE t ALTER COLUMN a TYPE varchar(5);')).to.deep.equal(['prefer-text@1', 'alter-column-type@1']);
