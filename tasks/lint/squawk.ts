@@ -46,6 +46,7 @@ export const SQUAWK_DUPLICATES: Record<string, string> = {
   'adding-not-nullable-field': 'set-not-null',
   'prefer-text-field': 'prefer-text',
   'require-timeout-settings': 'missing-lock-timeout',
+  'transaction-nesting': 'transaction-control',
   'syntax-error': 'sql-syntax-error',
 };
 
