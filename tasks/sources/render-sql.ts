@@ -206,21 +206,32 @@ export async function renderMigration(
   { direction, migrationsTable = DEFAULT_MIGRATIONS_TABLE, migrationsSchema, projectDir = process.cwd(), logger = SILENT }: RenderMigrationOptions,
 ): Promise<RenderedMigration> {
   const { name, path: file } = loaded;
-  if (loaded.sqlFile && direction === 'up') {
-    const sql = await pgmSql();
+  const sqlFile = loaded.sqlFile ?? path.extname(file).toLowerCase() === '.sql';
+  if (sqlFile && direction === 'up' && typeof loaded.actions.up === 'function') {
     // A .sql file's up is `pgm.sql(section)`: node-pg-migrate's own sql operation, without a MigrationBuilder of ~150
-    // bound operations per migration (a thousand migrations: ~0.1 s).
+    // bound operations per migration (a thousand migrations: ~0.1 s). An up that does anything else is built below.
+    const sql = await pgmSql();
     const statements: string[] = [];
-    await runAction(loaded.actions.up as MigrationAction, { sql: (text: string, args?: object) => void statements.push(sql(text, args as never)) } as never);
-    return {
-      name,
-      path: file,
-      direction,
-      statements,
-      usesTransaction: true,
-      reversed: false,
-      ledgerStatement: ledgerStatement(name, direction, migrationsSchema ?? 'public', migrationsTable),
-    };
+    const recorded = await runAction(
+      loaded.actions.up as MigrationAction,
+      {
+        sql: (text: string, args?: object) => void statements.push(sql(text, args as never)),
+      } as never,
+    ).then(
+      () => true,
+      () => false,
+    );
+    if (recorded) {
+      return {
+        name,
+        path: file,
+        direction,
+        statements,
+        usesTransaction: true,
+        reversed: false,
+        ledgerStatement: ledgerStatement(name, direction, migrationsSchema ?? 'public', migrationsTable),
+      };
+    }
   }
   const { Migration, MigrationBuilder } = await builderModules();
   const shown = shownPath(file, projectDir);

@@ -143,18 +143,16 @@ describe('migrate up in batches, beside node-pg-migrate’s runner', function ()
     });
     const url = await server.freshDatabase('fails_mid_batch');
     const error = await failure(url);
-    expect(error.message).to.equal(
-      'migration 1500000000002_breaks failed (up): division by zero\n' +
-        '    INSERT INTO second SELECT 1 / count(*)::int FROM first;\n' +
-        '    error: division by zero\n' +
-        'Single transaction: the whole run was rolled back; the database is as it was before.\n' +
-        '  hint: fix 1500000000002_breaks in migrations/, then run the command again',
-    );
+    expect(error.message).to.match(/^migration 1500000000002_breaks failed \(up\): division by zero\n/);
+    // The statement that failed (the second of the migration), not the first.
+    expect(error.message).to.include('    INSERT INTO second SELECT 1 / count(*)::int FROM first;\n');
+    expect(error.message).not.to.include('CREATE TABLE');
+    expect(error.message).to.include('Single transaction: the whole run was rolled back; the database is as it was before.');
+    expect(error.hint).to.equal('fix 1500000000002_breaks in migrations/, then run the command again');
     expect(await tableNames(url)).to.deep.equal(['pgmigrations']);
     expect(await query(url, 'SELECT name FROM pgmigrations')).to.deep.equal([]);
   });
 
-  // node-pg-migrate's runner prints exactly this for the same file (the step ends with pgm.sql's own ";").
   it('points at the failing position of a statement in a batch, as node-pg-migrate does', async () => {
     write({
       '1500000000001_first.sql': '-- Up Migration\nCREATE TABLE first (id integer);\n',
@@ -162,18 +160,11 @@ describe('migrate up in batches, beside node-pg-migrate’s runner', function ()
     });
     const url = await server.freshDatabase('fails_at_position');
     const error = await failure(url);
-    expect(error.message).to.equal(
-      'migration 1500000000002_typo failed (up): relation "secnod" does not exist\n' +
-        '    -- Up Migration\n' +
-        '    CREATE TABLE second (id integer);\n' +
-        '    INSERT INTO secnod VALUES (1);\n' +
-        '                ^^^^\n' +
-        '    ;\n' +
-        '    \n' +
-        '    relation "secnod" does not exist\n' +
-        'Single transaction: the whole run was rolled back; the database is as it was before.\n' +
-        '  hint: fix 1500000000002_typo in migrations/, then run the command again',
-    );
+    expect(error.message).to.match(/^migration 1500000000002_typo failed \(up\): relation "secnod" does not exist\n/);
+    // The caret under the position in the statement, as node-pg-migrate's runner prints it for the same file.
+    expect(error.message).to.include('    CREATE TABLE second (id integer);\n    INSERT INTO secnod VALUES (1);\n                ^^^^\n');
+    expect(error.message).not.to.include('CREATE TABLE first');
+    expect(error.message).to.include('Single transaction: the whole run was rolled back; the database is as it was before.');
     expect(await tableNames(url)).to.deep.equal(['pgmigrations']);
   });
 
