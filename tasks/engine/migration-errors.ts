@@ -1,4 +1,4 @@
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Direction } from '../settings/settings';
 import type { MigrationSettings } from './types';
@@ -85,7 +85,7 @@ export function explainMigrationFailure(error: unknown, { settings, direction, m
       cause: error,
     });
   }
-  const sql = detail ? `\n${indent(detail.replace(/^Error executing:\n/, '').trim())}` : '';
+  const sql = detail ? `\n${indent(excerpt(statementOf(detail, message), error, migrationSqlFile(settings.source.migrationsDir, migration)))}` : '';
   if (code && DUPLICATE_OBJECT_CODES.has(code) && direction === 'up') {
     return new TaskError(`migration ${migration} failed: ${message}${sql}\n${outcome}`, {
       hint: `an earlier run applied part of ${migration} outside these tasks (a half-applied migration): drop the objects it already created (named above) by hand, then run again (these tasks roll a failed migration back whole, so they never leave this state)`,
@@ -192,7 +192,9 @@ interface TimeoutContext {
  */
 function explainTimeout(error: unknown, kind: TimeoutKind, { settings, direction, migration, detail, lockHolders = [], outcome }: TimeoutContext): TaskError {
   const subject = migration ? `migration ${migration} (${direction})` : 'the migration run, before its first migration (while preparing the ledger),';
-  const sql = detail ? `\n${indent(statementOf(detail, messageOf(error)))}` : '';
+  const sql = detail
+    ? `\n${indent(excerpt(statementOf(detail, messageOf(error)), error, migration && migrationSqlFile(settings.source.migrationsDir, migration)))}`
+    : '';
   const holders =
     lockHolders.length > 0
       ? `\nSessions holding locks in an open transaction (the likely blocker):${lockHolders.map((session) => `\n    ${describeSession(session)}`).join('')}`
@@ -230,6 +232,65 @@ function statementOf(detail: string, message: string): string {
     .split('\n');
   if (lines.length > 1 && lines.at(-1)!.includes(message)) lines.pop();
   return lines.join('\n').trim();
+}
+
+/** SQL longer than this is shown as an excerpt around the failing line (a 60 000-row .sql file is not printed whole). */
+const MAX_SQL_LINES = 12;
+const MAX_SQL_CHARS = 2_000;
+const CONTEXT_LINES = 3;
+const MAX_LINE_CHARS = 200;
+
+/**
+ * The failing SQL as the error shows it: whole when short; otherwise the lines around the error's position (PostgreSQL
+ * gives a character offset for parse and many planning errors), numbered as in the migration's `.sql` file when it is
+ * one, or its first lines when the error has no position (a constraint violation). Never thousands of lines: through
+ * a pipe, a huge message is cut off before the outcome and the hint that follow it.
+ */
+export function excerpt(described: string, error: unknown, file?: string): string {
+  const described_ = described.split('\n');
+  if (described_.length <= MAX_SQL_LINES && described.length <= MAX_SQL_CHARS) return described;
+  // node-pg-migrate marks the error's position with a line of carets under the failing line: that line is the error's.
+  const caret = described_.findIndex((line, index) => index > 0 && /^\s*\^+\s*$/.test(line));
+  const lines = caret === -1 ? described_ : described_.filter((_, index) => index !== caret);
+  const sql = lines.join('\n');
+  const position = caret === -1 ? Number((error as { position?: string } | undefined)?.position) : sql.split('\n', caret - 1).join('\n').length + 2;
+  // Line numbers in the file: the SQL sent is the file's up section, found in the file's text by its first lines.
+  const fileText = file ? readTextOrEmpty(file) : '';
+  const start = fileText ? fileText.indexOf(lines.slice(0, 3).join('\n')) : -1;
+  const firstLine = start >= 0 ? fileText.slice(0, start).split('\n').length : 1;
+  const where = start >= 0 && file ? path.basename(file) : 'its SQL';
+  const at = Number.isInteger(position) && position > 0 ? sql.slice(0, position - 1).split('\n').length - 1 : undefined;
+  const from = at === undefined ? 0 : Math.max(0, at - CONTEXT_LINES);
+  const to = at === undefined ? Math.min(lines.length, 2 * CONTEXT_LINES) : Math.min(lines.length, at + CONTEXT_LINES + 1);
+  const width = String(firstLine + to).length;
+  const shown = lines.slice(from, to).flatMap((line, index) => {
+    const number = from + index;
+    const text = line.length > MAX_LINE_CHARS ? `${line.slice(0, MAX_LINE_CHARS)} …` : line;
+    const row = `${number === at ? '>' : ' '} ${String(firstLine + number).padStart(width)} | ${text}`;
+    return number === at && caret !== -1 ? [row, `  ${' '.repeat(width)} | ${described_[caret]!.slice(0, MAX_LINE_CHARS)}`] : [row];
+  });
+  return [
+    at === undefined
+      ? `(the first ${to} of ${lines.length} lines of ${where}; the error names no position)`
+      : `(lines ${firstLine + from}–${firstLine + to - 1} of ${where}, ${lines.length} lines in all)`,
+    ...(from > 0 ? ['  …'] : []),
+    ...shown,
+    ...(to < lines.length ? ['  …'] : []),
+  ].join('\n');
+}
+
+/** The `.sql` file of a migration, if it is one. */
+function migrationSqlFile(dir: string, name: string): string | undefined {
+  const file = path.join(dir, `${name}.sql`);
+  return readTextOrEmpty(file) ? file : undefined;
+}
+
+function readTextOrEmpty(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
 }
 
 /** "--lock-timeout 2 s", "DB_STATEMENT_TIMEOUT 5 min", or the server's setting when the run set none. */

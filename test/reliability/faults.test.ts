@@ -14,7 +14,7 @@ import { findPgBinaries } from '../../tasks/providers/pg-binaries';
 import { makePrivateTempDir } from '../../tasks/providers/private-temp-dir';
 import { takeSnapshot } from '../../tasks/db/schema-snapshot';
 import { dataDirFromOutput, query, serverProcessesFor, startTestServer, type TestServer } from '../support/database';
-import { BATCH_MIGRATIONS, createTestProject, startGulp, type GulpProcess, type GulpRun, type TestProject } from '../support/project';
+import { BATCH_MIGRATIONS, createTestProject, runGulp, startGulp, type GulpProcess, type GulpRun, type TestProject } from '../support/project';
 import { createRecordingLogger } from '../support/recording-logger';
 
 const BATCH = BATCH_MIGRATIONS;
@@ -148,6 +148,28 @@ describe('faults', function () {
           await server.stop().catch(() => undefined);
         }
       });
+    }
+  });
+
+  it('a failing 20 000-line .sql migration: the lines around the error (file line numbers), then the outcome and the hint, not the whole file', async () => {
+    const server = await startTestServer();
+    const project = createTestProject();
+    try {
+      const url = await server.freshDatabase('large_sql');
+      const rows = Array.from({ length: 20_000 }, (_, i) => `INSERT INTO big (id, note) VALUES (${i}, 'row ${i} ${'x'.repeat(60)}');`);
+      rows[12_345] = 'INSERT INTO big (id, note) VALUS (12345, oops);';
+      mkdirSync(project.migrationsDir, { recursive: true });
+      project.writeFile('migrations/1000000000001_big.sql', ['-- Up Migration', 'CREATE TABLE big (id int PRIMARY KEY, note text);', ...rows, ''].join('\n'));
+      const run = await runGulp(['migrate', '--no-lint'], { cwd: project.dir, env: { DATABASE_URL: url } });
+      expect(run.code, run.output.slice(0, 4_000)).to.equal(1);
+      expect(run.output.length, 'the output is not the whole file').to.be.below(8_000);
+      expect(run.output, run.output).to.include('(lines 12345–12351 of 1000000000001_big.sql, 20003 lines in all)');
+      expect(run.output).to.include('> 12348 | INSERT INTO big (id, note) VALUS (12345, oops);');
+      expect(run.output).to.include('Single transaction: the whole run was rolled back');
+      expect(run.output).to.include('hint: fix 1000000000001_big in migrations/');
+    } finally {
+      project.remove();
+      await server.stop();
     }
   });
 
