@@ -19,13 +19,28 @@ export interface FailureContext {
   finishedCount: number;
   /** After a lock or statement timeout: the sessions that held table locks in an open transaction right after it. */
   lockHolders?: SessionInfo[];
+  /**
+   * What the database holds after the failure, looked at afresh (when it could be): the migrations of this run that its
+   * ledger now records (committed despite the failure: a noTransaction migration, a COMMIT inside one), and the INVALID
+   * indexes a failed CREATE INDEX CONCURRENTLY leaves. Without it, the outcome is told from the transaction mode.
+   */
+  leftovers?: Leftovers;
+}
+
+/** See {@link FailureContext.leftovers}. */
+export interface Leftovers {
+  committed: string[];
+  invalidIndexes: string[];
 }
 
 const DUPLICATE_OBJECT_CODES = new Set(['42P07', '42701', '42710', '42P06', '42723']);
 const CONNECTION_CODES = new Set(['ECONNREFUSED', '28P01', '3D000', '28000', 'ENOTFOUND', 'EAI_AGAIN', '57P03', 'ETIMEDOUT']);
 
 /** Turns whatever node-pg-migrate's runner threw into a TaskError that says what happened and what to run next. */
-export function explainMigrationFailure(error: unknown, { settings, direction, migration, detail, finishedCount, lockHolders }: FailureContext): TaskError {
+export function explainMigrationFailure(
+  error: unknown,
+  { settings, direction, migration, detail, finishedCount, lockHolders, leftovers }: FailureContext,
+): TaskError {
   const message = messageOf(error);
   const code = (error as { code?: string }).code;
   const folder = path.relative(settings.source.projectDir, settings.source.migrationsDir) || '.';
@@ -72,7 +87,7 @@ export function explainMigrationFailure(error: unknown, { settings, direction, m
       cause: error,
     });
   }
-  const outcome = rollbackOutcome(settings, direction, finishedCount);
+  const outcome = rollbackOutcome(settings, direction, finishedCount, leftovers);
   const timeout = timeoutKind(error);
   if (timeout) return explainTimeout(error, timeout, { settings, direction, migration, detail, lockHolders, outcome });
   if (!migration) {
@@ -88,7 +103,7 @@ export function explainMigrationFailure(error: unknown, { settings, direction, m
   const sql = detail ? `\n${indent(excerpt(statementOf(detail, message), error, migrationSqlFile(settings.source.migrationsDir, migration)))}` : '';
   if (code && DUPLICATE_OBJECT_CODES.has(code) && direction === 'up') {
     return new TaskError(`migration ${migration} failed: ${message}${sql}\n${outcome}`, {
-      hint: `an earlier run applied part of ${migration} outside these tasks (a half-applied migration): drop the objects it already created (named above) by hand, then run again (these tasks roll a failed migration back whole, so they never leave this state)`,
+      hint: `part of ${migration} is already in the database (a half-applied migration: an earlier run outside these tasks, or a migration that ran outside a transaction, pgm.noTransaction(), and failed halfway): drop the objects it already created (named above) by hand, then run again`,
       cause: error,
     });
   }
@@ -302,11 +317,22 @@ function describeSetting(kind: 'lock' | 'statement', settings: MigrationSettings
   return `${source} ${formatDuration(ms)} (${name})`;
 }
 
-function rollbackOutcome(settings: MigrationSettings, direction: Direction, finishedCount: number): string {
-  if (settings.run.singleTransaction) return 'Single transaction: the whole run was rolled back; the database is as it was before.';
-  if (finishedCount === 0) return 'It was rolled back; no migration of this run was applied.';
+function rollbackOutcome(settings: MigrationSettings, direction: Direction, finishedCount: number, leftovers?: Leftovers): string {
+  const invalid = leftovers?.invalidIndexes ?? [];
+  const left =
+    invalid.length > 0
+      ? `\nLeft behind: INVALID ${invalid.length === 1 ? 'index' : 'indexes'} from a failed CREATE INDEX CONCURRENTLY (unused by queries, still written to): ${invalid.map((index) => `DROP INDEX CONCURRENTLY ${index};`).join(' ')}`
+      : '';
+  const committed = leftovers?.committed ?? [];
+  if (committed.length > 0) {
+    // Whatever the transaction mode says, the ledger says what stayed: never claim a rollback that did not happen.
+    const verb = direction === 'up' ? 'applied' : 'rolled back';
+    return `Not everything was rolled back: ${committed.length === 1 ? 'this migration of the run stays' : `these ${committed.length} migrations of the run stay`} ${verb} (committed outside the run's transaction: pgm.noTransaction(), or a COMMIT inside a migration): ${committed.join(', ')}.${left}`;
+  }
+  if (settings.run.singleTransaction) return `Single transaction: the whole run was rolled back; the database is as it was before.${left}`;
+  if (finishedCount === 0) return `It was rolled back; no migration of this run was applied.${left}`;
   const verb = direction === 'up' ? 'applied' : 'rolled back';
-  return `It was rolled back; the ${finishedCount} migration(s) before it stay ${verb} (--no-single-transaction).`;
+  return `It was rolled back; the ${finishedCount} migration(s) before it stay ${verb} (--no-single-transaction).${left}`;
 }
 
 function indent(text: string): string {

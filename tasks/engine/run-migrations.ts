@@ -13,6 +13,7 @@ import { DEFAULT_IGNORE_PATTERN, readMigrationFolder } from '../sources/migratio
 import { assertRollbacksExist, sqlLoaderStrategies } from '../sources/sql-rollbacks';
 import { readAppliedNames, readLedger } from '../db/ledger';
 import { withClient } from '../db/pg-client';
+import { readRunLeftovers } from '../db/leftovers';
 import { applyUp, runnerSession } from './apply-up';
 import { assertSessionPooling, TransactionPoolerError } from '../db/pooler';
 
@@ -167,7 +168,20 @@ export async function runMigrations({
     }
     // A lock or statement timeout: who holds locks now (our session is gone, so its waits are too) names the likely blocker.
     const lockHolders = isTimeoutFailure(error) ? await withClient(url, (client) => sessionsHoldingLocks(client)).catch(() => undefined) : undefined;
-    throw explainMigrationFailure(error, { settings, direction, migration, detail: progress.failureDetail, finishedCount: completedBefore, lockHolders });
+    // What really stayed (a single-transaction run claims a rollback only when its ledger agrees), and INVALID indexes.
+    const leftovers = session
+      ? undefined
+      : await withClient(url, (client) => readRunLeftovers(client, settings.ledger, progress.planned, direction)).catch(() => undefined);
+    if (leftovers && !settings.run.singleTransaction) leftovers.committed = [];
+    throw explainMigrationFailure(error, {
+      settings,
+      direction,
+      migration,
+      detail: progress.failureDetail,
+      finishedCount: completedBefore,
+      lockHolders,
+      leftovers,
+    });
   }
 }
 

@@ -165,7 +165,7 @@ describe('migrate against a real server', function () {
     const error = await migrateFailure(url, ['--count', 'all']);
     expect(error.message).to.match(/^migration 1732500002000_create_users failed: relation "users" already exists/);
     expect(error.hint).to.equal(
-      'an earlier run applied part of 1732500002000_create_users outside these tasks (a half-applied migration): drop the objects it already created (named above) by hand, then run again (these tasks roll a failed migration back whole, so they never leave this state)',
+      'part of 1732500002000_create_users is already in the database (a half-applied migration: an earlier run outside these tasks, or a migration that ran outside a transaction, pgm.noTransaction(), and failed halfway): drop the objects it already created (named above) by hand, then run again',
     );
     expect(await ledger(url)).to.deep.equal([]);
   });

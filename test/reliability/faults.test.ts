@@ -151,6 +151,39 @@ describe('faults', function () {
     }
   });
 
+  it('a pgm.noTransaction() migration fails (a unique index built CONCURRENTLY on duplicates): the error says what stayed, and the INVALID index with its DROP', async () => {
+    const server = await startTestServer();
+    const project = createTestProject();
+    try {
+      const url = await server.freshDatabase('no_transaction_failure');
+      mkdirSync(project.migrationsDir, { recursive: true });
+      project.writeFile('migrations/1000000000001_dups.sql', '-- Up Migration\nCREATE TABLE dups (v int);\nINSERT INTO dups VALUES (1), (1);\n');
+      project.writeFile(
+        'migrations/1000000000002_unique_v.ts',
+        [
+          "import type { MigrationBuilder } from 'node-pg-migrate';",
+          'export const up = (pgm: MigrationBuilder): void => {',
+          '  pgm.noTransaction();',
+          "  pgm.createIndex('dups', 'v', { unique: true, concurrently: true, name: 'dups_v_unique' });",
+          '};',
+          'export const down = false;',
+          '',
+        ].join('\n'),
+      );
+      const run = await runGulp(['migrate', '--no-lint'], { cwd: project.dir, env: { DATABASE_URL: url } });
+      expect(run.code, run.output).to.equal(1);
+      expect(run.output).not.to.include('the whole run was rolled back');
+      expect(run.output).to.include('Not everything was rolled back: this migration of the run stays applied');
+      expect(run.output).to.include(': 1000000000001_dups.');
+      expect(run.output).to.include('DROP INDEX CONCURRENTLY public.dups_v_unique;');
+      const ledger = await query<{ name: string }>(url, 'SELECT name FROM pgmigrations ORDER BY id');
+      expect(ledger.map((row) => row.name)).to.deep.equal(['1000000000001_dups']);
+    } finally {
+      project.remove();
+      await server.stop();
+    }
+  });
+
   it('a failing 20 000-line .sql migration: the lines around the error (file line numbers), then the outcome and the hint, not the whole file', async () => {
     const server = await startTestServer();
     const project = createTestProject();
