@@ -14,6 +14,7 @@ import { assertRollbacksExist, sqlLoaderStrategies } from '../sources/sql-rollba
 import { readAppliedNames, readLedger } from '../db/ledger';
 import { withClient } from '../db/pg-client';
 import { readRunLeftovers } from '../db/leftovers';
+import { ServerUnresponsiveError, watchServer } from '../db/liveness';
 import { applyUp, runnerSession } from './apply-up';
 import { assertSessionPooling, TransactionPoolerError } from '../db/pooler';
 
@@ -146,7 +147,21 @@ export async function runMigrations({
             await acquireMigrationLock(client, { lockId, mode: settings.run.lockMode, waitTimeoutMs: settings.run.lockWaitMs, logger });
             try {
               await applySessionTimeouts(client, settings.run);
-              return await migrateOn(client);
+              // A server that freezes mid-run (a paused VM, hung storage) would keep the run waiting forever: watched.
+              const watch = watchServer(client, {
+                url,
+                logger,
+                unresponsiveMs: settings.connection.waitTimeoutMs,
+                current: () => progress.current,
+                everyMs: Math.min(10_000, Math.max(1_000, Math.round(settings.connection.waitTimeoutMs / 3))),
+              });
+              try {
+                return await migrateOn(client);
+              } catch (error) {
+                throw watch.failure ?? error;
+              } finally {
+                watch.stop();
+              }
             } finally {
               await releaseMigrationLock(client, lockId);
             }
@@ -158,7 +173,7 @@ export async function runMigrations({
     return ran.map(({ name, path }) => ({ name, path }));
   } catch (error) {
     // Another run holds the lock, or a transaction-pooling pooler is in the way: explained already, nothing was changed.
-    if (error instanceof MigrationLockError || error instanceof TransactionPoolerError) throw error;
+    if (error instanceof MigrationLockError || error instanceof TransactionPoolerError || error instanceof ServerUnresponsiveError) throw error;
     const { migration, completedBefore } = progress.failure(error);
     if (!settings.run.singleTransaction && completedBefore > 0 && checksums && !recordedWithMigrations) {
       // Per-migration transactions: the ones before the failure are committed, so their checksums belong recorded.

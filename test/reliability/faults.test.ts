@@ -151,6 +151,37 @@ describe('faults', function () {
     }
   });
 
+  it('a frozen server (every process SIGSTOPped) mid-migration: "still waiting", then a clear error after --timeout, no hang', async () => {
+    const server = await startTestServer();
+    const project = createTestProject();
+    const pids = serverProcessesFor(server.database.keptState!.tempDir!);
+    try {
+      project.addMigrations('slow');
+      const url = await server.freshDatabase('frozen');
+      const marker = path.join(project.dir, 'slow-marker');
+      const gulp = startGulp(['migrate', '--timeout', '3'], { cwd: project.dir, env: { DATABASE_URL: url, SLOW_MIGRATION_MARKER: marker } });
+      const upCalls = () => (existsSync(marker) ? readFileSync(marker, 'utf8').split('\n').filter(Boolean).length : 0);
+      for (let waited = 0; upCalls() < 2; waited += 50) {
+        if (waited > 30_000) throw new Error(`the slow migration never started:\n${gulp.output()}`);
+        await sleep(50);
+      }
+      await sleep(200);
+      for (const pid of pids) process.kill(pid, 'SIGSTOP');
+      const run = await finished(gulp, 'gulp migrate against a frozen server');
+      expect(run.code, run.output).to.equal(1);
+      expect(run.output).to.match(/Still waiting for the server during migration 1000000000001_slow \(.+\): it has not answered a new connection for/);
+      expect(run.output).to.match(
+        /the server at postgresql:\/\/\S+ stopped answering during migration 1000000000001_slow: nothing, not even a new connection, for \d+(\.\d)? s; the run was ended/,
+      );
+      expect(run.output).to.include('DB_WAIT_TIMEOUT (--timeout) sets how long a server may not answer');
+      expect(run.output, 'a stack trace was printed').not.to.match(/\n\s+at /);
+    } finally {
+      for (const pid of pids) process.kill(pid, 'SIGCONT');
+      project.remove();
+      await server.stop();
+    }
+  });
+
   it('a pgm.noTransaction() migration fails (a unique index built CONCURRENTLY on duplicates): the error says what stayed, and the INVALID index with its DROP', async () => {
     const server = await startTestServer();
     const project = createTestProject();
