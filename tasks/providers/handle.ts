@@ -18,7 +18,14 @@ export function databaseHandle(state: KeptDatabaseState, description: string, st
     ...(logFile !== undefined && {
       logTail: async (lines = 20) => {
         const text = await readFile(logFile, 'utf8').catch(() => '');
-        const tail = text.trimEnd().split('\n').slice(-lines).join('\n');
+        // Entries only: a statement the log quotes (a whole batch of migrations, continued on tab-indented lines) would
+        // crowd out the lines that say what happened.
+        const entries = text
+          .trimEnd()
+          .split('\n')
+          .filter((line) => line !== '' && !/^\s/.test(line))
+          .map((line) => (line.length > 300 ? `${line.slice(0, 300)} …` : line));
+        const tail = entries.slice(-lines).join('\n');
         return tail === '' ? undefined : tail;
       },
     }),

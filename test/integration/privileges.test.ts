@@ -50,8 +50,8 @@ describe('privileges: migrations run as the application role; DB_MIGRATE_AS=supe
     rmSync(path.join(project.migrationsDir, `${MIGRATION}.sql`));
     project.writeFile('migrations/1732900000000_enable_vector.sql', '-- Up Migration\nCREATE EXTENSION vector;\n-- Down Migration\nDROP EXTENSION vector;\n');
     const run = await runGulp(['migrate:local'], { cwd: project.dir, env: { DB_PROVIDER: 'embedded' } });
-    expect(run.code).to.equal(1);
-    expect(run.output).to.include('error: extension "vector" is not available');
+    expect(run.code, run.output).to.equal(1);
+    expect(run.output, run.output).to.include('migration 1732900000000_enable_vector failed (up): extension "vector" is not available');
     expect(run.output).to.include(
       'hint: this server has no vector extension: DB_PROVIDER=pglite has pgvector, uuid-ossp, pg_trgm and pgcrypto without Docker; or DB_PROVIDER=docker with an image that has it (DB_IMAGE=pgvector/pgvector:pg15 for vector)',
     );

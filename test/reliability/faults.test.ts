@@ -3,7 +3,6 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { createServer, type Server } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { createContext } from '../../tasks/gulp/context';
 import { createEnsureEnvTask } from '../../tasks/gulp/steps/ensure-env';
 import { TaskError } from '../../tasks/util/errors';
@@ -14,7 +13,16 @@ import { findPgBinaries } from '../../tasks/providers/pg-binaries';
 import { makePrivateTempDir } from '../../tasks/providers/private-temp-dir';
 import { takeSnapshot } from '../../tasks/db/schema-snapshot';
 import { dataDirFromOutput, query, serverProcessesFor, startTestServer, type TestServer } from '../support/database';
-import { BATCH_MIGRATIONS, createTestProject, runGulp, startGulp, type GulpProcess, type GulpRun, type TestProject } from '../support/project';
+import {
+  BATCH_MIGRATIONS,
+  createTestProject,
+  runGulp,
+  startGulp,
+  untilSlowMigrationRuns,
+  type GulpProcess,
+  type GulpRun,
+  type TestProject,
+} from '../support/project';
 import { createRecordingLogger } from '../support/recording-logger';
 
 const BATCH = BATCH_MIGRATIONS;
@@ -130,12 +138,7 @@ describe('faults', function () {
           const marker = path.join(project.dir, 'slow-marker');
           const gulp = startGulp(['migrate'], { cwd: project.dir, env: { DATABASE_URL: url, SLOW_MIGRATION_MARKER: marker } });
           // up() runs twice: in the lint pre-flight (rendering its SQL), then in the runner, which then sleeps in pg_sleep(60).
-          const upCalls = () => (existsSync(marker) ? readFileSync(marker, 'utf8').split('\n').filter(Boolean).length : 0);
-          for (let waited = 0; upCalls() < 2; waited += 50) {
-            if (waited > 30_000) throw new Error(`the slow migration never started:\n${gulp.output()}`);
-            await sleep(50);
-          }
-          await sleep(200);
+          await untilSlowMigrationRuns(gulp, marker);
           await stop(server);
           const run = await finished(gulp, 'gulp migrate after the server stopped');
           expect(run.code, run.output).to.equal(1);
@@ -160,12 +163,7 @@ describe('faults', function () {
       const url = await server.freshDatabase('frozen');
       const marker = path.join(project.dir, 'slow-marker');
       const gulp = startGulp(['migrate', '--timeout', '3'], { cwd: project.dir, env: { DATABASE_URL: url, SLOW_MIGRATION_MARKER: marker } });
-      const upCalls = () => (existsSync(marker) ? readFileSync(marker, 'utf8').split('\n').filter(Boolean).length : 0);
-      for (let waited = 0; upCalls() < 2; waited += 50) {
-        if (waited > 30_000) throw new Error(`the slow migration never started:\n${gulp.output()}`);
-        await sleep(50);
-      }
-      await sleep(200);
+      await untilSlowMigrationRuns(gulp, marker);
       for (const pid of pids) process.kill(pid, 'SIGSTOP');
       const run = await finished(gulp, 'gulp migrate against a frozen server');
       expect(run.code, run.output).to.equal(1);
@@ -245,12 +243,7 @@ describe('faults', function () {
       project.addMigrations('slow');
       const marker = path.join(project.dir, 'slow-marker');
       const gulp = startGulp(['migrate:local'], { cwd: project.dir, env: { DB_PROVIDER: 'embedded', TMPDIR: tmp, SLOW_MIGRATION_MARKER: marker } });
-      const upCalls = () => (existsSync(marker) ? readFileSync(marker, 'utf8').split('\n').filter(Boolean).length : 0);
-      for (let waited = 0; upCalls() < 2; waited += 50) {
-        if (waited > 30_000) throw new Error(`the slow migration never started:\n${gulp.output()}`);
-        await sleep(50);
-      }
-      await sleep(200);
+      await untilSlowMigrationRuns(gulp, marker);
       // The client backends of the run's server (children of its postmaster): killed, the server restarts them all.
       const postmaster = serverProcessesFor(dataDirFromOutput(gulp.output()))[0]!;
       for (const entry of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
@@ -266,7 +259,7 @@ describe('faults', function () {
       expect(run.code, run.output).to.equal(1);
       expect(run.output).to.match(/lost the database connection during migration 1000000000001_slow: /);
       expect(run.output).to.include("The server's log, its last lines (it is removed with the server):");
-      expect(run.output).to.match(/terminated by signal 9: Killed/);
+      expect(run.output, run.output).to.match(/terminated by signal 9: Killed/);
       expect(serverProcessesFor(tmp), 'the server was left running').to.deep.equal([]);
     } finally {
       project.remove();

@@ -6,20 +6,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { keptStatePath, type KeptDatabaseState } from '../../tasks/settings/kept-state';
 import { dataDirFromOutput, query, serverProcessesFor } from '../support/database';
 import { reapTestLeftovers } from '../support/global-setup';
-import { createTestProject, FIXTURES, runGulp, startGulp, type GulpProcess, type TestProject } from '../support/project';
+import { createTestProject, FIXTURES, runGulp, startGulp, untilSlowMigrationRuns, type TestProject } from '../support/project';
 
 const EMBEDDED = { DB_PROVIDER: 'embedded' };
 const SLOW_AFTER_STARTER = '1900000000000_slow';
-
-/** Waits until the slow fixture's up() ran twice: in the lint pre-flight, then in the runner (now in pg_sleep). */
-async function untilSlowMigrationRuns(gulp: GulpProcess, marker: string): Promise<void> {
-  const upCalls = () => (existsSync(marker) ? readFileSync(marker, 'utf8').split('\n').filter(Boolean).length : 0);
-  for (let waited = 0; upCalls() < 2; waited += 50) {
-    if (waited > 30_000) throw new Error(`the slow migration never started:\n${gulp.output()}`);
-    await sleep(50);
-  }
-  await sleep(200);
-}
 
 describe('interrupted runs', function () {
   this.timeout(90_000);

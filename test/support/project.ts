@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 export const FIXTURES = path.join(REPO_ROOT, 'test', 'fixtures');
@@ -121,4 +122,17 @@ export function startGulp(
 
 export function runGulp(args: string[], options: { cwd: string; env?: Record<string, string>; gulpfile?: string }): Promise<GulpRun> {
   return startGulp(args, options).done;
+}
+
+/**
+ * Waits until the `slow` fixture migration's up() ran twice (in the lint pre-flight, then in the run, which then sleeps
+ * in pg_sleep): the moment to interrupt or break a run mid-migration.
+ */
+export async function untilSlowMigrationRuns(gulp: GulpProcess, marker: string): Promise<void> {
+  const upCalls = () => (existsSync(marker) ? readFileSync(marker, 'utf8').split('\n').filter(Boolean).length : 0);
+  for (let waited = 0; upCalls() < 2; waited += 50) {
+    if (waited > 30_000) throw new Error(`the slow migration never started:\n${gulp.output()}`);
+    await sleep(50);
+  }
+  await sleep(200);
 }

@@ -95,8 +95,10 @@ export function createMigrateTask(
       }).catch(async (error: unknown) => {
         // The connection to a server this run started was lost: its own log says why (a full disk, a crash), and the
         // teardown is about to delete it.
-        if (isLostConnection(error)) {
-          const tail = await ctx.handoff.database?.logTail?.();
+        if (isLostConnection(error) && ctx.handoff.database?.logTail) {
+          // The client notices first; the server writes why a moment later (a backend's exit is logged by the postmaster).
+          await new Promise((resolve) => setTimeout(resolve, LOG_SETTLE_MS));
+          const tail = await ctx.handoff.database.logTail();
           if (tail) ctx.logger.error(`The server's log, its last lines (it is removed with the server):\n${tail.replace(/^/gm, '  ')}`);
         }
         throw error;
@@ -111,6 +113,9 @@ export function createMigrateTask(
     },
   );
 }
+
+/** How long to let the server write its side of a lost connection before its log is read. */
+const LOG_SETTLE_MS = 500;
 
 /** A failure that means the server went away under the run (as explainMigrationFailure words it). */
 function isLostConnection(error: unknown): boolean {
