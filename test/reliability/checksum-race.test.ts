@@ -13,7 +13,7 @@ const migration = (columns: string) =>
     "import type { MigrationBuilder } from 'node-pg-migrate';",
     'export const up = (pgm: MigrationBuilder): void => {',
     `  pgm.createTable('widgets', { id: 'id'${columns} });`,
-    "  pgm.sql('SELECT pg_sleep(3)');",
+    "  pgm.sql('SELECT pg_sleep(2)');",
     '};',
     "export const down = (pgm: MigrationBuilder): void => pgm.dropTable('widgets');",
     '',
@@ -43,7 +43,7 @@ describe('checksums of what ran', function () {
       (
         await query<{ n: string }>(
           server.database.superuserUrl!,
-          "SELECT count(*) AS n FROM pg_stat_activity WHERE query LIKE '%pg_sleep(3)%' AND pid <> pg_backend_pid()",
+          "SELECT count(*) AS n FROM pg_stat_activity WHERE query LIKE '%pg_sleep(2)%' AND pid <> pg_backend_pid()",
         )
       )[0]!.n !== '0';
     for (let waited = 0; !(await running()); waited += 50) {

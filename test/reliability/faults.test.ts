@@ -162,7 +162,7 @@ describe('faults', function () {
       project.addMigrations('slow');
       const url = await server.freshDatabase('frozen');
       const marker = path.join(project.dir, 'slow-marker');
-      const gulp = startGulp(['migrate', '--timeout', '3'], { cwd: project.dir, env: { DATABASE_URL: url, SLOW_MIGRATION_MARKER: marker } });
+      const gulp = startGulp(['migrate', '--timeout', '6'], { cwd: project.dir, env: { DATABASE_URL: url, SLOW_MIGRATION_MARKER: marker } });
       await untilSlowMigrationRuns(gulp, marker);
       for (const pid of pids) process.kill(pid, 'SIGSTOP');
       const run = await finished(gulp, 'gulp migrate against a frozen server');
