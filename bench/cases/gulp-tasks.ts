@@ -11,7 +11,7 @@ export const gulpTasksCase: BenchCase = {
   id: 'gulp-tasks',
   number: 2,
   title: '`gulp --tasks` ÷ same gulpfile precompiled',
-  goal: { kind: 'ratio', max: 1.3 },
+  goal: { kind: 'ratio', max: 1.1 },
   async run(bench: BenchRun) {
     const compiled = compileGulpfile(bench);
     const gulpfileJs = path.join(await compiled, 'gulpfile.js');

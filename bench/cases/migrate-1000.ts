@@ -21,7 +21,7 @@ export const migrate1000Case: BenchCase = {
   id: 'migrate-1000',
   number: 3,
   title: `\`gulp migrate\`, ${MIGRATIONS.toLocaleString('en')} trivial SQL migrations ÷ \`psql -1 -f\``,
-  goal: { kind: 'ratio', max: 1.5 },
+  goal: { kind: 'ratio', max: 1.3 },
   async run(bench: BenchRun) {
     await requireTasks(bench, ['migrate']);
     const pg = await bench.postgres();

@@ -34,7 +34,7 @@ export const migrateLocalCase: BenchCase = {
   id: 'migrate-local',
   number: 1,
   title: `\`gulp migrate:local\`, ${MIGRATIONS} TS migrations ÷ shell script`,
-  goal: { kind: 'ratio', max: 0.7 },
+  goal: { kind: 'ratio', max: 0.5 },
   async run(bench: BenchRun) {
     await requireTasks(bench, ['migrate:local']);
     const pg = await bench.postgres();
