@@ -262,7 +262,8 @@ describe('gulp watch --apply against a real server', function () {
     );
     expect(await ledger()).to.have.length(4);
     const applied = await save('1732600004000_create_sprockets.ts', createTable('sprockets'), /Applied|✗/);
-    expect(applied.at(-1)).to.equal('info: Applied 1 migration in N ms');
+    // A write in place may reach the watcher as two events: its verdict can then follow once more.
+    expect(applied).to.include('info: Applied 1 migration in N ms');
     expect(await columns('sprockets')).to.deep.equal(['id']);
   });
 });
