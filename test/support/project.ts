@@ -95,7 +95,10 @@ export function startGulp(
   args: string[],
   { cwd, env = {}, gulpfile = path.join(REPO_ROOT, 'gulpfile.ts') }: { cwd: string; env?: Record<string, string>; gulpfile?: string },
 ): GulpProcess {
-  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'node_modules', 'gulp', 'bin', 'gulp.js'), '--gulpfile', gulpfile, '--cwd', cwd, ...args], {
+  // One pipe for stdout and stderr (the shell's 2>&1, then exec: the pid is gulp's), so the output arrives in the order
+  // it was written, as in a terminal; two pipes would be read in whatever order their data comes.
+  const gulpArgs = [path.join(REPO_ROOT, 'node_modules', 'gulp', 'bin', 'gulp.js'), '--gulpfile', gulpfile, '--cwd', cwd, ...args];
+  const child = spawn('/bin/sh', ['-c', 'exec "$0" "$@" 2>&1', process.execPath, ...gulpArgs], {
     cwd,
     env: {
       PATH: process.env.PATH ?? '',
