@@ -6,6 +6,22 @@ const installed = new Set<TaskContext>();
 const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 let outputWatched = false;
 let signalsWatched = false;
+let outputBlocking = false;
+
+/**
+ * Makes stdout and stderr blocking when they are pipes (CI logs, `gulp … | tee`), once per process. Node writes to a
+ * full pipe asynchronously and keeps the rest in memory; gulp-cli ends a failed command with process.exit(), which
+ * drops that rest, so a slow reader lost the last lines, the error and its hint among them. Files and terminals are
+ * written synchronously already.
+ */
+export function blockingOutput(): void {
+  if (outputBlocking) return;
+  outputBlocking = true;
+  for (const stream of [process.stdout, process.stderr]) {
+    const handle = (stream as unknown as { _handle?: { setBlocking?: (blocking: boolean) => number } })._handle;
+    if (!stream.isTTY && typeof handle?.setBlocking === 'function') handle.setBlocking(true);
+  }
+}
 
 /**
  * On SIGINT/SIGTERM/SIGHUP, runs the cleanups of every context that asked for this once (stopping what the run

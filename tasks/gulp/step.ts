@@ -1,6 +1,7 @@
 import { parseFlags, type FlagName, type RawFlags } from '../settings/flags';
 import type { Requirements } from '../settings/settings';
 import { presentError, type HandoffKey, type TaskContext } from './context';
+import { blockingOutput } from './signals';
 
 /** How long a failing step waits for a signal that may have caused the failure to be handled. */
 const SIGNAL_GRACE_MS = 25;
@@ -62,6 +63,7 @@ export function defineStep<Needs extends HandoffKey = never, Gives extends Hando
   run: () => Promise<void>,
 ): Step<Needs, Gives> {
   const step = async () => {
+    blockingOutput();
     try {
       if (when && !when(parseFlags(ctx.argv))) return;
       await run();

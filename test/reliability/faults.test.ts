@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { createContext } from '../../tasks/gulp/context';
@@ -229,6 +230,43 @@ describe('faults', function () {
       expect(run.output).to.include('> 12348 | INSERT INTO big (id, note) VALUS (12345, oops);');
       expect(run.output).to.include('Single transaction: the whole run was rolled back');
       expect(run.output).to.include('hint: fix 1000000000001_big in migrations/');
+    } finally {
+      project.remove();
+      await server.stop();
+    }
+  });
+
+  it('a reader slower than the run (a full pipe, as in CI): every line still arrives, then the error and its hint; exit 1', async () => {
+    const server = await startTestServer();
+    const project = createTestProject();
+    try {
+      const url = await server.freshDatabase('slow_reader');
+      mkdirSync(project.migrationsDir, { recursive: true });
+      // 2 000 lines of about 90 characters: more than a pipe holds (64 KB).
+      const names = Array.from({ length: 2_000 }, (_, i) => `${1_000_000_000_000 + i}_a_migration_with_a_rather_long_descriptive_name_${i}`);
+      for (const name of names) project.writeFile(`migrations/${name}.sql`, '-- Up Migration\nSELECT 1;\n');
+      project.writeFile('migrations/2000000000000_broken.sql', '-- Up Migration\nSELECT * FROM no_such_table;\n');
+      const gate = path.join(project.dir, 'read-now');
+      const gulp = startGulp(['migrate', '--no-lint', '--no-single-transaction'], { cwd: project.dir, env: { DATABASE_URL: url }, outputGate: gate });
+      // The reader starts once the run has stopped making progress: ended (what was not written yet is lost unless
+      // gulp waits for it) or blocked writing to the full pipe.
+      const applied = () =>
+        query(url, 'SELECT count(*)::int AS n FROM pgmigrations').then(
+          ([row]) => row!.n as number,
+          () => -1,
+        );
+      for (let last = -1, still = 0; still < 2_000;) {
+        await sleep(100);
+        const now = await applied();
+        still = now === last && now >= 0 ? still + 100 : 0;
+        last = now;
+      }
+      writeFileSync(gate, '');
+      const run = await finished(gulp, 'migrate with a slow reader');
+      expect(run.code, run.output.slice(-2_000)).to.equal(1);
+      expect(run.output.split('\n').filter((line) => line.includes('↑ 1000000')).length, run.output.slice(-2_000)).to.equal(2_000);
+      expect(run.output).to.include('migration 2000000000000_broken failed (up): relation "no_such_table" does not exist');
+      expect(run.output).to.include('hint: fix 2000000000000_broken in migrations/');
     } finally {
       project.remove();
       await server.stop();

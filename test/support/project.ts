@@ -93,18 +93,33 @@ export interface GulpProcess {
  */
 export function startGulp(
   args: string[],
-  { cwd, env = {}, gulpfile = path.join(REPO_ROOT, 'gulpfile.ts') }: { cwd: string; env?: Record<string, string>; gulpfile?: string },
+  {
+    cwd,
+    env = {},
+    gulpfile = path.join(REPO_ROOT, 'gulpfile.ts'),
+    outputGate,
+  }: {
+    cwd: string;
+    env?: Record<string, string>;
+    gulpfile?: string;
+    /** A slow reader: gulp writes to a real pipe (64 KB) that nothing reads until this file exists. Signals then reach the shell, not gulp. */
+    outputGate?: string;
+  },
 ): GulpProcess {
   // One pipe for stdout and stderr (the shell's 2>&1, then exec: the pid is gulp's), so the output arrives in the order
   // it was written, as in a terminal; two pipes would be read in whatever order their data comes.
   const gulpArgs = [path.join(REPO_ROOT, 'node_modules', 'gulp', 'bin', 'gulp.js'), '--gulpfile', gulpfile, '--cwd', cwd, ...args];
-  const child = spawn('/bin/sh', ['-c', 'exec "$0" "$@" 2>&1', process.execPath, ...gulpArgs], {
+  const [shell, script] = outputGate
+    ? ['/bin/bash', 'set -o pipefail; "$0" "$@" 2>&1 | { while [ ! -e "$OUTPUT_GATE" ]; do sleep 0.1; done; exec cat; }']
+    : ['/bin/sh', 'exec "$0" "$@" 2>&1'];
+  const child = spawn(shell, ['-c', script, process.execPath, ...gulpArgs], {
     cwd,
     env: {
       PATH: process.env.PATH ?? '',
       HOME: process.env.HOME ?? '',
       NO_COLOR: '1',
       ...env,
+      ...(outputGate ? { OUTPUT_GATE: outputGate } : {}),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
