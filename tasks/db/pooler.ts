@@ -13,11 +13,14 @@ export class TransactionPoolerError extends TaskError {}
  */
 const TURNS = ['a', 'b', 'b', 'a', 'a', 'b', 'b', 'a', 'a', 'b', 'b'] as const;
 /**
- * The probe's connect and query bounds. Through a session pool whose servers are all taken, the probe's first query
- * waits for one (PgBouncer's query_wait_timeout): the check gives up instead, and the run goes on.
+ * How long the probe may take to connect, and each of its queries to get a server. Through a busy pool the probe waits
+ * its turn (PgBouncer's query_wait_timeout); when it gets nothing within this bound, the check cannot tell the pooling
+ * mode, and the run is refused: going on could mean two runs applying one migration in transaction mode.
  */
-const PROBE_CONNECT_MS = 2_000;
-const PROBE_QUERY_MS = 2_000;
+export const PROBE_WAIT_MS = 10_000;
+
+/** The pooling mode could not be checked (the probe failed or got no server in time): refused like transaction mode. */
+export class PoolerCheckError extends TransactionPoolerError {}
 
 /**
  * Refuses `session` when a transaction-pooling pooler serves it (PgBouncer's `pool_mode = transaction` or `statement`,
@@ -31,20 +34,22 @@ const PROBE_QUERY_MS = 2_000;
  * hands out keys of its own: then the session and a probe (a second, short-lived connection) ask for
  * `pg_backend_pid()` in turns (A, A, B, B, …). Through a pool in session mode each keeps its backend, and the two
  * differ; one session seeing two backends, or both seeing the same one, means statements are pooled. When it cannot
- * tell (the probe cannot connect, or waits for a server), it says so at debug level and lets the run go on.
+ * tell (the probe cannot connect, or gets no server within `probeWaitMs`), it refuses too (a {@link PoolerCheckError}).
  * @example const pid = await withClient(url, (client) => assertSessionPooling(client, url, logger));
  */
-export async function assertSessionPooling(session: Client, url: string, logger: Logger): Promise<number> {
+export async function assertSessionPooling(session: Client, url: string, logger: Logger, probeWaitMs = PROBE_WAIT_MS): Promise<number> {
   const started = performance.now();
   const askSession = async () => Number((await session.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid);
   const first = await askSession();
   if ((session as unknown as { processID?: number }).processID === first) return first;
+  // PGlite answers every connection from its one backend, one at a time: keys of its own, and not a pooler.
+  if (await isPglite(session)) return first;
 
   const seen = { a: new Set<number>([first]), b: new Set<number>() };
   const pooled = () => seen.a.size > 1 || seen.b.size > 1 || [...seen.b].some((pid) => seen.a.has(pid));
   let probeFailure: unknown;
   const { Client: PgClient } = await import('pg');
-  const probe = new PgClient({ ...clientConfig(url, PROBE_CONNECT_MS), query_timeout: PROBE_QUERY_MS });
+  const probe = new PgClient({ ...clientConfig(url, probeWaitMs), query_timeout: probeWaitMs });
   probe.on('error', () => {
     // A probe that goes away only ends the check; its pending query rejects anyway.
   });
@@ -64,14 +69,10 @@ export async function assertSessionPooling(session: Client, url: string, logger:
     // Not awaited: its goodbye costs the run nothing.
     void probe.end().catch(() => undefined);
   }
-  // PGlite answers every connection from its one backend, one at a time: the same pid, and not a pooler.
-  if (pooled() && !(await isPglite(session))) throw transactionPoolerError(url);
+  if (pooled()) throw transactionPoolerError(url);
+  if (probeFailure !== undefined) throw poolerCheckError(url, probeFailure, probeWaitMs);
   const ms = Math.round(performance.now() - started);
-  logger.debug?.(
-    probeFailure === undefined
-      ? `Behind a pooler in session mode: each session keeps its server backend (checked in ${ms} ms)`
-      : `Could not check for a transaction-pooling pooler (a second connection failed: ${messageOf(probeFailure)}): going on`,
-  );
+  logger.debug?.(`Behind a pooler in session mode: each session keeps its server backend (checked in ${ms} ms)`);
   return first;
 }
 
@@ -81,12 +82,23 @@ async function isPglite(session: Client): Promise<boolean> {
   return /\bPGlite\b/.test(rows[0]?.version ?? '');
 }
 
+const DIRECT_HINT = "connect directly to PostgreSQL for migrations (a DATABASE_URL with the server's own host and port, e.g. a separate one for migrations)";
+
 function transactionPoolerError(url: string): TransactionPoolerError {
   return new TransactionPoolerError(
     `the database at ${redactUrl(url)} is behind a pooler in transaction-pooling mode (the server backend changed between statements of one session): ` +
       'session advisory locks and SET do not hold there, so two runs could apply the same migration twice; nothing was run',
+    { hint: `${DIRECT_HINT}, or use a pool in session mode (PgBouncer: pool_mode = session)` },
+  );
+}
+
+function poolerCheckError(url: string, failure: unknown, waitMs: number): PoolerCheckError {
+  return new PoolerCheckError(
+    `the database at ${redactUrl(url)} is behind a connection pooler (it hands out connection ids of its own), and its pooling mode could not be checked: ` +
+      `a second connection, which tells session from transaction pooling, failed or got no server within ${Math.round(waitMs / 1000)} s (${messageOf(failure)}). ` +
+      'In transaction mode two runs could apply the same migration twice, so nothing was run',
     {
-      hint: "connect directly to PostgreSQL for migrations (a DATABASE_URL with the server's own host and port, e.g. a separate one for migrations), or use a pool in session mode (PgBouncer: pool_mode = session)",
+      hint: `${DIRECT_HINT}; through a session pool, leave the check a second server connection (PgBouncer: pool_size and max_client_conn above what the application holds) and run the command again`,
     },
   );
 }

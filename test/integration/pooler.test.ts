@@ -4,7 +4,7 @@ import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync 
 import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
-import { assertSessionPooling, TransactionPoolerError } from '../../tasks/db/pooler';
+import { assertSessionPooling, PoolerCheckError, TransactionPoolerError } from '../../tasks/db/pooler';
 import { withClient } from '../../tasks/db/pg-client';
 import { freePort } from '../../tasks/providers/free-port';
 import { serverIdentity, type OsIdentity } from '../../tasks/providers/os-user';
@@ -16,6 +16,8 @@ import { createTestProject, runGulp, type GulpRun, type TestProject } from '../s
 const PGBOUNCER = '/usr/sbin/pgbouncer';
 /** Databases PgBouncer pools per transaction; every other one (its `*` entry) per session. */
 const TRANSACTION_DATABASES = ['tx_one', 'tx_six', 'tx_probe'];
+/** A transaction pool of one server that other clients keep busy: the check's probe waits its turn. */
+const BUSY_TRANSACTION_DATABASE = 'tx_busy';
 /** A session pool of one server: the check's probe waits for a server the run's session holds. */
 const SINGLE_SERVER_DATABASE = 'session_single';
 const MIGRATION_COUNT = 10;
@@ -60,6 +62,7 @@ async function launchPgBouncer(
       '[databases]',
       ...TRANSACTION_DATABASES.map((name) => `${name} = ${server} pool_mode=transaction`),
       `${SINGLE_SERVER_DATABASE} = ${server} pool_size=1`,
+      `${BUSY_TRANSACTION_DATABASE} = ${server} pool_mode=transaction pool_size=1`,
       `* = ${server}`,
       '',
       '[pgbouncer]',
@@ -247,19 +250,54 @@ describe('transaction-mode connection poolers (a real PgBouncer)', function () {
     expect(error).to.be.instanceOf(TransactionPoolerError);
   });
 
-  it('when the check cannot tell (the probe is refused, or waits for the only server of a session pool), the run goes on', async () => {
+  it('transaction mode with its one server kept busy by other clients (the probe waits its turn): refused, nothing applied', async () => {
+    const { direct, pooled } = await database(BUSY_TRANSACTION_DATABASE);
+    // Two application clients, each holding the pool's only server 2.5 s per transaction, again and again.
+    let busy = true;
+    const clients = await Promise.all(
+      [1, 2].map(async () => {
+        const client = new Client({ connectionString: pooled });
+        client.on('error', () => undefined);
+        await client.connect();
+        return client;
+      }),
+    );
+    const loops = clients.map(async (client) => {
+      while (busy) await client.query('SELECT pg_sleep(2.5)').catch(() => undefined);
+    });
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      // Before, the probe gave up after 2 s and the run went on: "Applied 10 migrations", in transaction mode.
+      expectRefused(await migrate(pooled));
+    } finally {
+      busy = false;
+      await Promise.all(loops);
+      await Promise.all(clients.map((client) => client.end().catch(() => undefined)));
+    }
+    expect(await tableNames(direct)).to.deep.equal([]);
+    expect(await advisoryLocks(direct)).to.equal(0);
+  });
+
+  it('when the check cannot tell (the probe is refused, or waits for the only server of a session pool), the run is refused too', async () => {
     const { pooled } = await database(SINGLE_SERVER_DATABASE);
     const closedPort = buildUrl({ ...app, database: SINGLE_SERVER_DATABASE, port: await freePort() });
     const client = new Client({ connectionString: pooled });
     await client.connect();
     try {
       for (const probeUrl of [closedPort, pooled]) {
-        const logger = createRecordingLogger();
         const started = Date.now();
-        const pid = await assertSessionPooling(client, probeUrl, logger);
+        const error = await assertSessionPooling(client, probeUrl, createRecordingLogger(), 1_500).then(
+          () => undefined,
+          (caught: unknown) => caught,
+        );
         expect(Date.now() - started).to.be.below(5_000);
-        expect(pid).to.equal((await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid);
-        expect(logger.text()).to.match(/^debug: Could not check for a transaction-pooling pooler \(a second connection failed: .+\): going on$/);
+        // Before, the check said so at debug level and the run went on.
+        expect(error).to.be.instanceOf(PoolerCheckError);
+        expect(String(error)).to.match(
+          /is behind a connection pooler \(it hands out connection ids of its own\), and its pooling mode could not be checked: a second connection, which tells session from transaction pooling, failed or got no server within 2 s \(.+\)\. In transaction mode two runs could apply the same migration twice, so nothing was run/,
+        );
+        expect((error as TransactionPoolerError).hint).to.match(/^connect directly to PostgreSQL for migrations .*leave the check a second server connection/);
+        expect(String(error)).not.to.include(app.password);
       }
     } finally {
       await client.end();
