@@ -16,6 +16,8 @@ export class MigrationProgress {
   /** node-pg-migrate's description of the last failure: the SQL and a caret under the failing position. */
   failureDetail?: string;
   readonly finished: string[] = [];
+  /** The migration a failure happened in, when the run knows it for certain (the fast apply path's marker rows). */
+  #failedIn?: string;
   #currentStarted = 0;
   /** The plan was given with {@link plan}: the runner's own list (a segment of it) is not added again. */
   #planGiven = false;
@@ -66,6 +68,11 @@ export class MigrationProgress {
     this.logger.warn(`${name} runs outside the transaction (pgm.noTransaction()): a failure after it cannot undo it`);
   }
 
+  /** The run knows which migration failed (whatever the error): {@link failure} names it. */
+  failedIn(name: string | undefined): void {
+    this.#failedIn = name;
+  }
+
   /** Call when the runner returned: the last migration is done. */
   finish(): void {
     this.#finishCurrent();
@@ -86,6 +93,7 @@ export class MigrationProgress {
    */
   failure(error: unknown): { migration?: string; completedBefore: number } {
     this.flush();
+    if (this.#failedIn !== undefined) return { migration: this.#failedIn, completedBefore: this.finished.length };
     const fromDatabase = typeof (error as { severity?: unknown })?.severity === 'string';
     if (fromDatabase || this.planned.length === 0) return { migration: this.current, completedBefore: this.finished.length };
     // After a batch or a runner segment, the ones finished come first: the next planned one is the one that threw.

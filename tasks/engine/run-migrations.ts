@@ -141,7 +141,9 @@ export async function runMigrations({
           // transaction-pooling pooler the lock below would not hold. The backend pid it returns is the one to cancel
           // (through a pooler, the client's processID is the pooler's own).
           const backendPid = await assertSessionPooling(client, url, logger);
-          const stopCancelling = cancelOnCleanup(cleanups, url, backendPid);
+          const stopCancelling = cancelOnCleanup(cleanups, url, backendPid, (other) =>
+            reportInterruption(other, backendPid, { settings, direction, progress, logger }),
+          );
           try {
             await client.query("SET client_connection_check_interval = '1s'").catch(() => undefined);
             await acquireMigrationLock(client, { lockId, mode: settings.run.lockMode, waitTimeoutMs: settings.run.lockWaitMs, logger });
@@ -203,15 +205,56 @@ export async function runMigrations({
 /**
  * An interrupted run must not leave its statement running on the server, holding its locks. While the runner works,
  * the run's cleanups (Ctrl-C, SIGTERM) cancel its statement from a connection of their own (a role may cancel its own
- * sessions; the server then rolls the transaction back). A gulp killed outright is covered by the session's
- * client_connection_check_interval (set above: the server notices the lost client within a second, even mid-statement;
- * PostgreSQL 14+, ignored before). Returns the function that ends this.
+ * sessions; the server then rolls the transaction back), then `report` says what stayed. A gulp killed outright is
+ * covered by the session's client_connection_check_interval (set above: the server notices the lost client within a
+ * second, even mid-statement; PostgreSQL 14+, ignored before). Returns the function that ends this.
  */
-function cancelOnCleanup(cleanups: Cleanups | undefined, url: string, pid: number | undefined): () => void {
+function cancelOnCleanup(cleanups: Cleanups | undefined, url: string, pid: number | undefined, report: (other: Client) => Promise<void>): () => void {
   if (!cleanups || pid === undefined) return () => undefined;
   return cleanups.add('migration statement', async () => {
-    await withClient(url, (other) => other.query('SELECT pg_cancel_backend($1)', [pid]), 2_000).catch(() => undefined);
+    await withClient(
+      url,
+      async (other) => {
+        await other.query('SELECT pg_cancel_backend($1)', [pid]);
+        await report(other);
+      },
+      2_000,
+    ).catch(() => undefined);
   });
+}
+
+/** How long an interrupted run's session may take to stop its cancelled statement before the ledger is read. */
+const CANCEL_SETTLE_MS = 2_000;
+
+/**
+ * After Ctrl-C cancelled the run's statement: what the database now holds of the run, from its ledger (committed rows
+ * only), once the session has stopped. The lines printed so far said which migrations finished, not whether they stay:
+ * in one transaction none does.
+ */
+async function reportInterruption(
+  other: Client,
+  pid: number,
+  { settings, direction, progress, logger }: { settings: MigrationSettings; direction: Direction; progress: MigrationProgress; logger: Logger },
+): Promise<void> {
+  for (const started = Date.now(); Date.now() - started < CANCEL_SETTLE_MS; await new Promise((resolve) => setTimeout(resolve, 50))) {
+    const { rows } = await other.query("SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND state = 'active'", [pid]);
+    if (rows.length === 0) break;
+  }
+  if (progress.planned.length === 0) return;
+  const { committed } = await readRunLeftovers(other, settings.ledger, progress.planned, direction);
+  const during = progress.current ? ` during migration ${progress.current}` : '';
+  const verb = direction === 'up' ? 'applied' : 'rolled back';
+  const rest = progress.planned.filter((name) => !committed.includes(name));
+  if (committed.length === 0) {
+    const why = settings.run.singleTransaction ? 'its transaction was rolled back' : 'the running migration was rolled back';
+    logger.warn(`Interrupted${during}: its statement was cancelled and ${why}; no migration of this run is ${verb}`);
+  } else if (rest.length === 0) {
+    logger.warn(`Interrupted after the run's migrations were committed: all ${committed.length} stay ${verb}`);
+  } else {
+    logger.warn(
+      `Interrupted${during}: its statement was cancelled. ${committed.length} migration(s) of this run stay ${verb} (committed): ${committed.join(', ')}; not ${verb}: ${rest.join(', ')}`,
+    );
+  }
 }
 
 /** A down run stops before the database is touched when a `.sql` migration it would roll back has no rollback. */

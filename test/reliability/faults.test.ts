@@ -155,6 +155,33 @@ describe('faults', function () {
     }
   });
 
+  it('killed under the third migration of a single-transaction batch: the two before it were reported done as they finished, the error names the third', async () => {
+    const server = await startTestServer();
+    const project = createTestProject();
+    try {
+      project.addMigrations('slow');
+      project.writeFile('migrations/0900000000001_first.sql', 'CREATE TABLE first_table (id int);\n');
+      project.writeFile('migrations/0900000000002_second.sql', 'CREATE TABLE second_table (id int);\n');
+      const url = await server.freshDatabase('third');
+      const marker = path.join(project.dir, 'slow-marker');
+      const gulp = startGulp(['migrate'], { cwd: project.dir, env: { DATABASE_URL: url, SLOW_MIGRATION_MARKER: marker } });
+      await untilSlowMigrationRuns(gulp, marker);
+      // The server held the marker rows of one batch until it ended: the first two lines came only at the end.
+      for (let waited = 0; !/↑ 0900000000002_second/.test(gulp.output()) && waited < 5_000; waited += 100) await sleep(100);
+      expect(gulp.output(), 'the lines of the migrations done before the slow one, while it runs').to.match(
+        /↑ 0900000000001_first \(\d+ ms\)\n.*↑ 0900000000002_second/s,
+      );
+      for (const pid of serverProcessesFor(server.database.keptState!.tempDir!)) process.kill(pid, 'SIGKILL');
+      const run = await finished(gulp, 'gulp migrate after the server was killed');
+      expect(run.code, run.output).to.equal(1);
+      // Before, it named the one after the last line it had (0900000000002_second).
+      expect(run.output).to.match(/lost the database connection during migration 1000000000001_slow: /);
+    } finally {
+      project.remove();
+      await server.stop().catch(() => undefined);
+    }
+  });
+
   it('a frozen server (every process SIGSTOPped) mid-migration: "still waiting", then a clear error after --timeout, no hang', async () => {
     const server = await startTestServer();
     const project = createTestProject();

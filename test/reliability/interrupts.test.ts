@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { chmodSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -10,6 +10,7 @@ import { createTestProject, FIXTURES, runGulp, startGulp, untilSlowMigrationRuns
 
 const EMBEDDED = { DB_PROVIDER: 'embedded' };
 const SLOW_AFTER_STARTER = '1900000000000_slow';
+const QUICK_BEFORE_SLOW = '1800000000000_quick';
 
 describe('interrupted runs', function () {
   this.timeout(90_000);
@@ -147,7 +148,8 @@ describe('interrupted runs', function () {
       const first = await runGulp(['migrate:local'], { cwd: project.dir, env });
       expect(first.code, first.output).to.equal(0);
 
-      // The slow fixture, renamed to come after the starter migrations.
+      // A quick migration, then the slow fixture, renamed to come after the starter migrations.
+      writeFileSync(path.join(project.migrationsDir, `${QUICK_BEFORE_SLOW}.sql`), 'CREATE TABLE quick_table (id int);\n');
       cpSync(path.join(FIXTURES, 'slow', '1000000000001_slow.ts'), path.join(project.migrationsDir, `${SLOW_AFTER_STARTER}.ts`));
       const marker = path.join(project.dir, 'slow-marker');
       const gulp = startGulp(['migrate:local'], { cwd: project.dir, env: { ...env, SLOW_MIGRATION_MARKER: marker } });
@@ -156,11 +158,16 @@ describe('interrupted runs', function () {
       const run = await gulp.done;
       expect(run.signal ?? run.code, run.output).to.equal(signal);
       expect(run.output).to.include(`Received ${signal}: stopping what this run started`);
+      // The quick one's line said it finished; the run's one transaction is gone all the same, and the output says so.
+      expect(run.output).to.include(
+        `Interrupted during migration ${SLOW_AFTER_STARTER}: its statement was cancelled and its transaction was rolled back; no migration of this run is applied`,
+      );
 
       const kept = JSON.parse(readFileSync(keptStatePath(project.dir), 'utf8')) as KeptDatabaseState;
       const ledger = await query<{ name: string }>(kept.url, 'SELECT name FROM pgmigrations ORDER BY id');
       expect(ledger.map((row) => row.name)).not.to.include(SLOW_AFTER_STARTER);
       expect(ledger).to.have.length(5);
+      expect(await query(kept.url, "SELECT to_regclass('public.quick_table') IS NULL AS absent")).to.deep.equal([{ absent: true }]);
       expect(await query(kept.url, "SELECT to_regclass('public.slow_table') IS NULL AS absent")).to.deep.equal([{ absent: true }]);
       const status = await runGulp(['migrate:status'], { cwd: project.dir, env });
       expect(status.output).to.match(new RegExp(`pending +${SLOW_AFTER_STARTER}`));
