@@ -2,7 +2,7 @@ import type { ConnectionParts } from '../settings/settings';
 
 /** Why a connection attempt failed, in terms a user can act on. */
 export interface ConnectionFailure {
-  kind: 'refused' | 'auth' | 'no-database' | 'no-role' | 'unknown-host' | 'starting' | 'timeout' | 'other';
+  kind: 'refused' | 'auth' | 'no-database' | 'no-role' | 'unknown-host' | 'starting' | 'timeout' | 'damaged' | 'other';
   /** Whether waiting longer could help. */
   transient: boolean;
   message: string;
@@ -49,6 +49,15 @@ export function classifyConnectionError(error: unknown, target: Pick<ConnectionP
         transient: code === 'EAI_AGAIN',
         message: `unknown host "${target.host}"`,
         hint: 'check DB_HOST (or the host in DATABASE_URL); for a local database use 127.0.0.1',
+      };
+    case 'XX001':
+    case 'XX002':
+      // data_corrupted / index_corrupted: a damaged page of the database's files, the same on every attempt.
+      return {
+        kind: 'damaged',
+        transient: false,
+        message: `the database "${target.database}" at ${where} is damaged: ${message}`,
+        hint: 'for a database these tasks started, remove it (`gulp db:stop`) and run the command again; for any other, check its files (pg_amcheck) or restore it from a backup',
       };
     case '57P03':
       return {

@@ -125,6 +125,9 @@ export const embeddedProvider: Provider = {
         try {
           // A copied cluster has the template's passwords: the first connection gives it this run's.
           server = await launch(copied.template.superPassword, (client) => setRunPasswords(client, superPassword, settings.connection));
+          // A damaged file of the application database (a page of its catalog) starts fine and fails each connection
+          // to it: read its catalog once, so that such a template is discarded too, not waited on until the timeout.
+          await withClient(buildUrl({ ...superuserAt(server.port), database }), (client) => client.query('SELECT count(*) FROM pg_catalog.pg_class'), 5_000);
           timer.done(`Server accepting connections on port ${server.port}, this run's passwords set`);
         } catch (error) {
           spawnAllowed(); // interrupted (Ctrl-C): nothing more
@@ -132,6 +135,7 @@ export const embeddedProvider: Provider = {
           logger.warn(`The cached cluster ${key} did not start (${messageOf(error).split('\n')[0]}): discarded it; running initdb instead`);
           if (pid !== undefined && (await isOurProcess(pid, tempDir))) await stopProcess(pid, { signal: 'SIGQUIT' });
           pid = undefined;
+          server = undefined;
           await discardTemplate(copied.template);
           template = undefined;
           await rm(dataDir, { recursive: true, force: true });

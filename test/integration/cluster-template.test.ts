@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, cpSync, existsSync, mkdirSync, openSync, readdirSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { Cleanups } from '../../tasks/util/cleanups';
 import { resolveSettings } from '../../tasks/settings/settings';
@@ -159,6 +159,32 @@ describe('embedded provider: the cached, pre-initialised cluster', function () {
     const { logger: next } = await start();
     expect(next.text()).not.to.include('did not start');
     expect(next.text()).to.include(`Copied the cached cluster ${key}`);
+  });
+
+  it('a template whose application database is damaged (a page of its pg_class) but that starts: discarded too, initdb instead, no waiting', async () => {
+    const first = await start();
+    await first.database.stop();
+    const [key] = templates();
+    // The application database is the one created after initdb's (oids from 16384 on); block 0 of its pg_class overwritten.
+    for (const dataDir of [path.join(cacheDir, key!, 'data'), path.join(cacheDir, key!, 'spare')]) {
+      if (!existsSync(dataDir)) continue;
+      const oids = readdirSync(path.join(dataDir, 'base'))
+        .map(Number)
+        .filter((oid) => oid >= 16_384);
+      expect(oids, dataDir).to.have.length(1);
+      const pgClass = path.join(dataDir, 'base', String(oids[0]), '1259');
+      const file = openSync(pgClass, 'r+');
+      writeSync(file, Buffer.alloc(8192, 0x5a), 0, 8192, 0);
+      closeSync(file);
+    }
+    const started = Date.now();
+    const { database, logger } = await start();
+    expect(Date.now() - started, 'waited for a server that would never do').to.be.below(20_000);
+    // Before, the copy started, and every connection to the database failed ("invalid page in block 0 of relation …").
+    expect(logger.text()).to.match(
+      new RegExp(`^warn: The cached cluster ${key} did not start \\(.*invalid page in block 0.*\\): discarded it; running initdb instead$`, 'm'),
+    );
+    expect(await query(database.url, 'SELECT count(*)::int AS n FROM pg_class WHERE relname = $$pg_class$$')).to.deep.equal([{ n: 1 }]);
   });
 
   it('DB_CLUSTER_CACHE=off runs initdb every time and writes no cache', async () => {

@@ -1,5 +1,19 @@
 import { expect } from 'chai';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import os from 'node:os';
@@ -179,6 +193,36 @@ describe('faults', function () {
     } finally {
       project.remove();
       await server.stop().catch(() => undefined);
+    }
+  });
+
+  it('a database whose catalog has a damaged page: `gulp migrate` stops at once saying so (no 30 s of retries), exit 1', async () => {
+    const server = await startTestServer();
+    const project = createTestProject();
+    try {
+      project.addMigrations('slow');
+      const superuser = server.database.superuserUrl!;
+      // Files copied, not written through shared buffers: the damaged page is read from disk by the first connection.
+      await query(superuser, 'CREATE DATABASE damaged STRATEGY = FILE_COPY');
+      const [{ oid, dataDir }] = await query<{ oid: number; dataDir: string }>(
+        superuser,
+        "SELECT oid::int AS oid, current_setting('data_directory') AS \"dataDir\" FROM pg_database WHERE datname = 'damaged'",
+      );
+      const file = openSync(path.join(dataDir, 'base', String(oid), '1259'), 'r+');
+      writeSync(file, Buffer.alloc(8192, 0x5a), 0, 8192, 0);
+      closeSync(file);
+      const url = new URL(superuser);
+      url.pathname = '/damaged';
+      const started = Date.now();
+      const run = await runGulp(['migrate'], { cwd: project.dir, env: { DATABASE_URL: url.toString() } });
+      expect(run.code, run.output).to.equal(1);
+      expect(Date.now() - started, run.output).to.be.below(15_000);
+      expect(run.output).to.match(/the database "damaged" at 127\.0\.0\.1:\d+ is damaged: invalid page in block 0 of relation "base\/\d+\/1259"/);
+      expect(run.output).to.include('hint: for a database these tasks started, remove it (`gulp db:stop`) and run the command again');
+      expect(run.output).not.to.include('gave up waiting');
+    } finally {
+      project.remove();
+      await server.stop();
     }
   });
 

@@ -19,6 +19,18 @@ describe('classifyConnectionError', () => {
     expect(classifyConnectionError(error('ENOTFOUND'), target)).to.include({ transient: false, message: 'unknown host "db.local"' });
   });
 
+  it('stops at once on a damaged database (data_corrupted, index_corrupted): waiting cannot mend a page', () => {
+    for (const code of ['XX001', 'XX002']) {
+      const failure = classifyConnectionError(error(code, 'invalid page in block 0 of relation "base/16384/1259"'), target);
+      expect(failure).to.include({
+        kind: 'damaged',
+        transient: false,
+        message: 'the database "contenthub" at db.local:5432 is damaged: invalid page in block 0 of relation "base/16384/1259"',
+      });
+      expect(failure.hint).to.match(/gulp db:stop.*pg_amcheck/);
+    }
+  });
+
   it('treats a server still starting up and timeouts as worth waiting for', () => {
     expect(classifyConnectionError(error('57P03'), target).transient).to.equal(true);
     expect(classifyConnectionError(new Error('Connection terminated due to connection timeout'), target).kind).to.equal('timeout');
