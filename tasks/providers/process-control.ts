@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { poll } from '../util/poll';
 
@@ -35,12 +35,14 @@ export async function isOurProcess(pid: number, marker: string): Promise<boolean
 
 /**
  * Stops a server process: `signal` first (PostgreSQL: SIGINT = fast shutdown), SIGKILL if it is still there after
- * `graceMs`. Resolves once the process is gone.
+ * `graceMs`. Resolves once the process is gone. Its child processes (a postmaster's backends, each in a session of its
+ * own) get SIGCONT with the signal, since a stopped server (SIGSTOP, a paused debugger) would act on nothing until
+ * the grace ran out, and SIGKILL with it, so that no backend of a server that would not stop is left behind.
  */
 export async function stopProcess(pid: number, { signal = 'SIGINT' as NodeJS.Signals, graceMs = 10_000 } = {}): Promise<void> {
-  const send = (sig: NodeJS.Signals) => {
+  const send = (sig: NodeJS.Signals, target = pid) => {
     try {
-      process.kill(pid, sig);
+      process.kill(target, sig);
     } catch {
       // Already gone.
     }
@@ -49,7 +51,31 @@ export async function stopProcess(pid: number, { signal = 'SIGINT' as NodeJS.Sig
     if (isAlive(pid)) throw new Error('still running');
   };
   send(signal);
+  for (const each of [pid, ...childrenOf(pid)]) send('SIGCONT', each);
   if ((await poll(gone, { timeoutMs: graceMs, intervalMs: 5, maxIntervalMs: 50 })).ok) return;
+  // Read before the parent goes: its children are then handed to init.
+  const children = childrenOf(pid);
   send('SIGKILL');
+  for (const child of children) send('SIGKILL', child);
   await poll(gone, { timeoutMs: 5_000, intervalMs: 5, maxIntervalMs: 50 });
+}
+
+/** The PIDs whose parent is `pid` (Linux: the fourth field of /proc/<pid>/stat); elsewhere, none. */
+function childrenOf(pid: number): number[] {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc').filter((name) => /^\d+$/.test(name));
+  } catch {
+    return [];
+  }
+  return entries
+    .filter((entry) => {
+      try {
+        const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid;
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
 }

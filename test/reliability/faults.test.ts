@@ -376,6 +376,56 @@ describe('faults', function () {
     }
   });
 
+  it('migrate:local whose own server freezes (every process SIGSTOPped): ends after --timeout and removes the server, backends included', async () => {
+    const project = createTestProject();
+    const tmp = mkdtempSync(path.join(os.tmpdir(), 'faults-'));
+    chmodSync(tmp, 0o755);
+    /** The postmaster and its backends (its children, each in a session of its own). */
+    const serverOf = (postmaster: number) =>
+      readdirSync('/proc')
+        .filter((name) => /^\d+$/.test(name))
+        .filter((entry) => {
+          try {
+            const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+            const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+            return state !== 'Z' && (Number(entry) === postmaster || Number(ppid) === postmaster || (Number(ppid) === 1 && backends.has(Number(entry))));
+          } catch {
+            return false;
+          }
+        })
+        .map(Number);
+    /** Every backend seen, also once handed to init after the postmaster went. */
+    const backends = new Set<number>();
+    let postmaster: number | undefined;
+    try {
+      project.addMigrations('slow');
+      const marker = path.join(project.dir, 'slow-marker');
+      const gulp = startGulp(['migrate:local', '--timeout', '6'], {
+        cwd: project.dir,
+        env: { DB_PROVIDER: 'embedded', TMPDIR: tmp, SLOW_MIGRATION_MARKER: marker },
+      });
+      await untilSlowMigrationRuns(gulp, marker);
+      postmaster = serverProcessesFor(dataDirFromOutput(gulp.output()))[0]!;
+      const server = serverOf(postmaster);
+      for (const pid of server) if (pid !== postmaster) backends.add(pid);
+      expect(backends.size, 'the backends of the postmaster').to.be.above(3);
+      for (const pid of server) process.kill(pid, 'SIGSTOP');
+      const run = await finished(gulp, 'gulp migrate:local against its frozen server');
+      expect(run.code, run.output).to.equal(1);
+      expect(run.output).to.match(/stopped answering during migration 1000000000001_slow/);
+      // Before, the teardown waited 10 s for the stopped postmaster, then SIGKILLed it alone: its backends stayed, stopped.
+      expect(serverOf(postmaster), 'processes of the frozen server were left behind').to.deep.equal([]);
+      expect(readdirSync(tmp).filter((name) => name.startsWith('pgmt-'))).to.deep.equal([]);
+    } finally {
+      for (const pid of postmaster === undefined ? [] : serverOf(postmaster)) {
+        process.kill(pid, 'SIGCONT');
+        process.kill(pid, 'SIGKILL');
+      }
+      project.remove();
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
   describe('migrate:local cannot start a server', () => {
     let project: TestProject;
     let tmp: string;
