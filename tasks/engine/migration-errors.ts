@@ -100,7 +100,8 @@ export function explainMigrationFailure(
       cause: error,
     });
   }
-  const sql = detail ? `\n${indent(excerpt(statementOf(detail, message), error, migrationSqlFile(settings.source.migrationsDir, migration)))}` : '';
+  // What the server said besides its message (a duplicated key, its own hint, the PL/pgSQL line), as psql prints it.
+  const sql = `${serverNotes(error)}${detail ? `\n${indent(excerpt(statementOf(detail, message), error, migrationSqlFile(settings.source.migrationsDir, migration)))}` : ''}`;
   if (code && DUPLICATE_OBJECT_CODES.has(code) && direction === 'up') {
     return new TaskError(`migration ${migration} failed: ${message}${sql}\n${outcome}`, {
       hint: `part of ${migration} is already in the database (a half-applied migration: an earlier run outside these tasks, or a migration that ran outside a transaction, pgm.noTransaction(), and failed halfway): drop the objects it already created (named above) by hand, then run again`,
@@ -333,6 +334,22 @@ function rollbackOutcome(settings: MigrationSettings, direction: Direction, fini
   if (finishedCount === 0) return `It was rolled back; no migration of this run was applied.${left}`;
   const verb = direction === 'up' ? 'applied' : 'rolled back';
   return `It was rolled back; the ${finishedCount} migration(s) before it stay ${verb} (--no-single-transaction).${left}`;
+}
+
+/**
+ * The DETAIL, HINT and CONTEXT lines of a server error (pg's DatabaseError `detail`, `hint`, `where`), each on its own
+ * line as psql prints them; nothing for other errors.
+ */
+export function serverNotes(error: unknown): string {
+  const { detail, hint, where } = (error ?? {}) as { detail?: unknown; hint?: unknown; where?: unknown };
+  const notes = (
+    [
+      ['DETAIL', detail],
+      ['HINT', hint],
+      ['CONTEXT', where],
+    ] as const
+  ).filter(([, text]) => typeof text === 'string' && text.trim() !== '');
+  return notes.map(([label, text]) => `\n${label}: ${String(text).trim().replace(/\n/g, '\n  ')}`).join('');
 }
 
 function indent(text: string): string {

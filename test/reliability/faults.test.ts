@@ -196,6 +196,40 @@ describe('faults', function () {
     }
   });
 
+  it("what the server said besides its message (DETAIL, HINT, CONTEXT) is in the error: the duplicated key, a RAISE's hint and line", async () => {
+    const server = await startTestServer();
+    const project = createTestProject();
+    try {
+      mkdirSync(project.migrationsDir);
+      project.writeFile(
+        'migrations/1700000000001_emails.sql',
+        "CREATE TABLE people (email text);\nINSERT INTO people VALUES ('ann@example.com'), ('ann@example.com');\n",
+      );
+      project.writeFile('migrations/1700000000002_unique_email.sql', 'CREATE UNIQUE INDEX people_email ON people (email);\n');
+      const url = await server.freshDatabase('notes');
+      // --no-lint: its pre-flight would refuse the index without CONCURRENTLY before the server is asked.
+      const unique = await runGulp(['migrate', '--no-lint'], { cwd: project.dir, env: { DATABASE_URL: url } });
+      expect(unique.code, unique.output).to.equal(1);
+      // Before, only 'could not create unique index "people_email"': which key, the server knew and said.
+      expect(unique.output).to.match(
+        /failed \(up\): could not create unique index "people_email"\nDETAIL: Key \(email\)=\(ann@example\.com\) is duplicated\.\n/,
+      );
+
+      project.writeFile(
+        'migrations/1700000000002_unique_email.sql',
+        "DO $$\nBEGIN\n  RAISE EXCEPTION 'emails are not unique yet' USING DETAIL = '2 rows share one', HINT = 'run the clean-up first';\nEND\n$$;\n",
+      );
+      const raised = await runGulp(['migrate', '--no-lint'], { cwd: project.dir, env: { DATABASE_URL: url } });
+      expect(raised.code, raised.output).to.equal(1);
+      expect(raised.output).to.match(
+        /failed \(up\): emails are not unique yet\nDETAIL: 2 rows share one\nHINT: run the clean-up first\nCONTEXT: PL\/pgSQL function inline_code_block line 3 at RAISE\n/,
+      );
+    } finally {
+      project.remove();
+      await server.stop();
+    }
+  });
+
   it('a database whose catalog has a damaged page: `gulp migrate` stops at once saying so (no 30 s of retries), exit 1', async () => {
     const server = await startTestServer();
     const project = createTestProject();
