@@ -217,7 +217,19 @@ class Applier {
   async prepareChecksums(wanted: boolean): Promise<void> {
     if (!wanted) return;
     const table = checksumTableName(this.client, this.settings.ledger);
-    const { rows } = await this.client.query<{ exists: boolean }>('SELECT to_regclass($1) IS NOT NULL AS exists', [table]);
+    // Written in the migrations' own transactions: a table the role may not write would fail the migrations themselves.
+    const { rows } = await this.client.query<{ exists: boolean; writable: boolean; role: string }>(
+      `SELECT to_regclass($1) IS NOT NULL AS exists, current_user AS role,
+              to_regclass($1) IS NULL OR (has_table_privilege($1, 'SELECT') AND has_table_privilege($1, 'INSERT') AND has_table_privilege($1, 'UPDATE')) AS writable`,
+      [table],
+    );
+    if (rows[0]?.exists && !rows[0].writable) {
+      const role = this.client.escapeIdentifier(rows[0].role);
+      this.checksumFailure = new Error(
+        `the role ${role} may not write the checksum table ${table}; as its owner or a superuser: GRANT SELECT, INSERT, UPDATE, DELETE ON ${table} TO ${role}`,
+      );
+      return;
+    }
     if (!rows[0]?.exists) {
       try {
         if (this.#single) {

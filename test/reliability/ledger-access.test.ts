@@ -59,4 +59,23 @@ describe('a ledger the migration role cannot create or write', function () {
     expect(run.output).not.to.include('fix the file');
     expect(run.output, 'a stack trace was printed').not.to.match(/\n\s+at /);
   });
+
+  it('a checksum table the role may not write (made by another role): the migrations run, a warning says how to grant it', async () => {
+    await admin(`CREATE DATABASE foreign_checksums OWNER ${ROLE}`);
+    const superuser = server.database.superuserUrl!.replace(/\/[^/]*$/, '/foreign_checksums');
+    await withClient(superuser, (client) =>
+      client.query(
+        'CREATE TABLE public.pgmt_migration_checksums (name text PRIMARY KEY, sha256 text NOT NULL, recorded_at timestamptz NOT NULL DEFAULT now())',
+      ),
+    );
+    const run = await runGulp(['migrate'], { cwd: project.dir, env: { DATABASE_URL: urlFor('foreign_checksums') } });
+    // Before: "migration 1732500004000_create_tags failed (up): permission denied for table pgmt_migration_checksums",
+    // with "fix … in migrations/", and nothing applied.
+    expect(run.code, run.output).to.equal(0);
+    expect(run.output).to.include('Applied 5 migrations');
+    expect(run.output).to.include(
+      `The migrations ran, but their checksums could not be recorded (the role "${ROLE}" may not write the checksum table "public"."pgmt_migration_checksums"; as its owner or a superuser: GRANT SELECT, INSERT, UPDATE, DELETE ON "public"."pgmt_migration_checksums" TO "${ROLE}")`,
+    );
+    expect(run.output).not.to.include('fix 17');
+  });
 });
