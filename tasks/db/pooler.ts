@@ -40,10 +40,12 @@ export class PoolerCheckError extends TransactionPoolerError {}
 export async function assertSessionPooling(session: Client, url: string, logger: Logger, probeWaitMs = PROBE_WAIT_MS): Promise<number> {
   const started = performance.now();
   const askSession = async () => Number((await session.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid);
-  const first = await askSession();
+  // One round trip (through a busy pool each one waits for a server): the backend, and what answers.
+  const { rows } = await session.query<{ pid: number; version: string }>('SELECT pg_backend_pid() AS pid, version() AS version');
+  const first = Number(rows[0]!.pid);
   if ((session as unknown as { processID?: number }).processID === first) return first;
   // PGlite answers every connection from its one backend, one at a time: keys of its own, and not a pooler.
-  if (await isPglite(session)) return first;
+  if (/\bPGlite\b/.test(rows[0]?.version ?? '')) return first;
 
   const seen = { a: new Set<number>([first]), b: new Set<number>() };
   const pooled = () => seen.a.size > 1 || seen.b.size > 1 || [...seen.b].some((pid) => seen.a.has(pid));
@@ -74,12 +76,6 @@ export async function assertSessionPooling(session: Client, url: string, logger:
   const ms = Math.round(performance.now() - started);
   logger.debug?.(`Behind a pooler in session mode: each session keeps its server backend (checked in ${ms} ms)`);
   return first;
-}
-
-/** PGlite (PostgreSQL in WASM, the pglite provider) says so in its version string. */
-async function isPglite(session: Client): Promise<boolean> {
-  const { rows } = await session.query<{ version: string }>('SELECT version() AS version');
-  return /\bPGlite\b/.test(rows[0]?.version ?? '');
 }
 
 const DIRECT_HINT = "connect directly to PostgreSQL for migrations (a DATABASE_URL with the server's own host and port, e.g. a separate one for migrations)";
