@@ -37,6 +37,20 @@ export function checkEnvFile(file: string, projectDir: string): string[] {
   const rest = text.replace(DOTENV_LINE, (setting: string, name: string, value: string | undefined, offset: number) => {
     const leading = /^\s*/.exec(setting)![0];
     const line = lineNumber(text, offset + leading.length);
+    const quote = openQuote(value, line);
+    if (quote?.closesOn !== undefined && quote.swallowed.length > 0) {
+      const swallowed =
+        quote.swallowed.length === 1
+          ? `line ${quote.swallowed[0]}, which looks like a setting`
+          : `lines ${quote.swallowed.join(', ')}, which look like settings`;
+      problems.push(
+        `${shown} line ${line}: the value of ${name} opens a quote (${quote.mark}) that closes only on line ${quote.closesOn}, so ${swallowed}, would be read as part of the value: close the quote on line ${line}`,
+      );
+    } else if (quote && quote.closesOn === undefined && OUR_VARIABLE.test(name)) {
+      problems.push(
+        `${shown} line ${line}: the value of ${name} opens a quote (${quote.mark}) that is never closed, so ${name} would be read with the quote in it: close the quote`,
+      );
+    }
     if (OUR_VARIABLE.test(name) && cutAtHash(setting.slice(leading.length), value)) {
       problems.push(
         `${shown} line ${line}: the value of ${name} contains "#", which starts a comment when the value is not quoted, so ${name} would be read cut short there: put the value in quotes (${name}="…")`,
@@ -54,6 +68,31 @@ export function checkEnvFile(file: string, projectDir: string): string[] {
     problems.unshift(`${shown}: ${lines} not NAME=value, a comment or blank, and would be ignored (the line is not shown: it may hold a secret)`);
   }
   return problems;
+}
+
+/** A line that reads as a setting of its own: an environment variable's name (upper case, as they are), then `=`. */
+const SETTING_LIKE = /^\s*(?:export\s+)?[A-Z_][A-Z0-9_]*\s*=/;
+
+/**
+ * A value that starts with a quote: where dotenv found its closing quote (undefined: nowhere, so the value keeps the
+ * quote), and the lines in between that look like settings of their own (NAME=…), which it reads as part of the value.
+ */
+function openQuote(value: string | undefined, line: number): { mark: string; closesOn?: number; swallowed: number[] } | undefined {
+  const quoted = /^\s*(['"`])/.exec(value ?? '');
+  if (!quoted) return undefined;
+  const mark = quoted[1]!;
+  const body = value!.trimStart();
+  if (body.length < 2 || !body.endsWith(mark)) return { mark, swallowed: [] };
+  const lines = body.split('\n');
+  const swallowed = lines
+    .slice(1, -1)
+    .map((text, index) => ({ text, line: line + 1 + index }))
+    .filter(({ text }) => SETTING_LIKE.test(text))
+    .map(({ line: at }) => at);
+  // The closing line itself reads as a setting up to the quote (`DATABASE_URL="…`): swallowed as well.
+  const last = lines.length > 1 ? lines[lines.length - 1]! : '';
+  if (SETTING_LIKE.test(last)) swallowed.push(line + lines.length - 1);
+  return { mark, closesOn: lines.length > 1 ? line + lines.length - 1 : line, swallowed: lines.length > 1 ? swallowed : [] };
 }
 
 /** Whether an unquoted value was cut at a `#` that is not preceded by whitespace (so it was meant as part of the value). */

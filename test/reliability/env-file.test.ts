@@ -45,6 +45,24 @@ describe('checkEnvFile', () => {
     expect(dotenv.parse(['DB_PASSWORD hunter2', '=oops', 'just words'].join('\n'))).to.deep.equal({});
   });
 
+  it('refuses a quote left open: the quote kept in a value of ours, or the settings up to a closing one read as part of its value', () => {
+    const open = ['DB_PASSWORD="hunter2', 'DB_NAME=hub', 'DATABASE_URL="postgresql://app@h/db"', ''].join('\n');
+    // dotenv keeps the quote: the password would be `"hunter2`.
+    expect(dotenv.parse(open)).to.deep.include({ DB_PASSWORD: '"hunter2', DB_NAME: 'hub' });
+    expect(check(open)).to.deep.equal([
+      '.env line 1: the value of DB_PASSWORD opens a quote (") that is never closed, so DB_PASSWORD would be read with the quote in it: close the quote',
+    ]);
+    // A line that ends with the quote further down closes it: the settings in between become part of the value.
+    const swallowing = ["DB_PASSWORD='hunter2", 'DB_NAME=hub', "DB_USER=app'", 'KEEP_DB=1', ''].join('\n');
+    expect(dotenv.parse(swallowing)).to.deep.equal({ DB_PASSWORD: 'hunter2\nDB_NAME=hub\nDB_USER=app', KEEP_DB: '1' });
+    expect(check(swallowing)).to.deep.equal([
+      ".env line 1: the value of DB_PASSWORD opens a quote (') that closes only on line 3, so lines 2, 3, which look like settings, would be read as part of the value: close the quote on line 1",
+    ]);
+    expect([...check(open), ...check(swallowing)].join('\n')).not.to.include('hunter2');
+    // A value over several lines is fine when its lines are not settings (a certificate, a key).
+    expect(check(['TLS_KEY="-----BEGIN KEY-----', 'abc=', '-----END KEY-----"', 'DB_USER=app', ''].join('\n'))).to.deep.equal([]);
+  });
+
   it('refuses an unquoted # inside a value of ours (dotenv cuts it there), naming the variable but not the value', () => {
     const problems = check(['DB_PASSWORD=hunter#2', 'DATABASE_URL=postgresql://app:pa#ss@h/db', 'DB_NAME=#hub', 'OTHER=a#b', ''].join('\n'));
     expect(problems).to.deep.equal(
