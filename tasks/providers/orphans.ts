@@ -34,7 +34,8 @@ export function writeRunRecord(tempDir: string, update: Partial<RunRecord>): voi
 
 /**
  * Stops the servers (and any initdb or copy) that runs killed with SIGKILL left in `tmpDir`, and removes their temp
- * dirs: a temp dir whose recorded owner process is gone and that was not kept. Says so for each. Only dirs owned by
+ * dirs: a temp dir whose recorded owner process is gone and that was not kept, or a kept one whose server is gone (killed,
+ * or the machine restarted without clearing the temp folder). Says so for each. Only dirs owned by
  * the server's user (or this process's) with no access for others are touched, and only processes whose command line
  * names that dir are signalled.
  */
@@ -57,6 +58,11 @@ export async function reapOrphanedServers(logger: Logger, serverUid: number | un
     }
     for (const pid of pids) if (isAlive(pid)) await stopProcess(pid);
     await rm(dir, { recursive: true, force: true });
+    if (record.kept) {
+      const kept = `A kept database server (KEEP_DB=1 or db:start${record.projectDir ? `, for ${record.projectDir}` : ''})`;
+      logger.info(`${kept} is no longer running (it was killed, or the machine restarted): removed its files, ${dir}`);
+      continue;
+    }
     logger.info(
       record.postmasterPid !== undefined
         ? `A run that was killed (PID ${record.ownerPid}) left its server running: stopped it (PID ${record.postmasterPid}) and removed ${dir}`
@@ -71,7 +77,9 @@ async function orphanRecord(dir: string, serverUid: number | undefined): Promise
     const owners = new Set([serverUid, process.getuid?.()].filter((uid) => uid !== undefined));
     if (!info.isDirectory() || (info.mode & 0o077) !== 0 || (process.getuid && !owners.has(info.uid))) return undefined;
     const record = JSON.parse(await readFile(path.join(dir, RECORD_FILE), 'utf8')) as RunRecord;
-    if (record.kept || typeof record.ownerPid !== 'number' || isOwnerRunning(record.ownerPid)) return undefined;
+    // A kept server outlives its owner on purpose: its files go only once its postmaster is gone.
+    if (record.kept) return record.postmasterPid !== undefined && !processesMentioning(dir).includes(record.postmasterPid) ? record : undefined;
+    if (typeof record.ownerPid !== 'number' || isOwnerRunning(record.ownerPid)) return undefined;
     return record;
   } catch {
     return undefined;

@@ -51,6 +51,21 @@ describe('the kept database record', function () {
     expect(existsSync(keptStatePath(project.dir))).to.equal(false);
   });
 
+  it('a kept server that was killed: the next KEEP_DB=1 run removes its files, says so, and starts a new one', async () => {
+    const start = await runGulp(['db:start'], { cwd: project.dir, env });
+    expect(start.code, start.output).to.equal(0);
+    const { tempDir, pid } = record();
+    process.kill(pid!, 'SIGKILL');
+    for (let waited = 0; serverProcessesFor(tempDir!).length > 0 && waited < 5_000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
+
+    const next = await runGulp(['migrate:local'], { cwd: project.dir, env: { ...env, KEEP_DB: '1' } });
+    expect(next.code, next.output).to.equal(0);
+    // Before, its data dir (the whole cluster) stayed in the temp folder for good.
+    expect(existsSync(tempDir!), `${tempDir} was left behind`).to.equal(false);
+    expect(next.output).to.include(`is no longer running (it was killed, or the machine restarted): removed its files, ${tempDir}`);
+    expect(record().tempDir).not.to.equal(tempDir);
+  });
+
   it('two `gulp db:start` at once: one server starts, the other run reuses it, and one db:stop leaves nothing running', async () => {
     const [first, second] = await Promise.all([runGulp(['db:start'], { cwd: project.dir, env }), runGulp(['db:start'], { cwd: project.dir, env })]);
     expect(first!.code, first!.output).to.equal(0);
