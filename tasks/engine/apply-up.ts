@@ -291,7 +291,12 @@ class Applier {
     const { name, statements } = step.rendered!;
     this.progress.start(name);
     this.progress.outsideTransaction(name);
-    for (const statement of statements) await this.#alone(statement);
+    const counted = { done: 0, of: statements.length };
+    this.progress.outside.set(name, counted);
+    for (const statement of statements) {
+      await this.#alone(statement);
+      counted.done += 1;
+    }
     const record = [this.#ledger(name), ...(this.#checksumTable ? [this.#checksums([step])] : [])].join(';\n');
     await this.#alone(record);
     this.progress.done();

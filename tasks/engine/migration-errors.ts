@@ -25,6 +25,11 @@ export interface FailureContext {
    * indexes a failed CREATE INDEX CONCURRENTLY leaves. Without it, the outcome is told from the transaction mode.
    */
   leftovers?: Leftovers;
+  /**
+   * The failing migration ran outside any transaction (`pgm.noTransaction()`): how many of its statements completed,
+   * when known. What they did stays, and the migration is not recorded as applied.
+   */
+  outsideTransaction?: { done?: number; of?: number };
 }
 
 /** See {@link FailureContext.leftovers}. */
@@ -39,7 +44,7 @@ const CONNECTION_CODES = new Set(['ECONNREFUSED', '28P01', '3D000', '28000', 'EN
 /** Turns whatever node-pg-migrate's runner threw into a TaskError that says what happened and what to run next. */
 export function explainMigrationFailure(
   error: unknown,
-  { settings, direction, migration, detail, finishedCount, lockHolders, leftovers }: FailureContext,
+  { settings, direction, migration, detail, finishedCount, lockHolders, leftovers, outsideTransaction }: FailureContext,
 ): TaskError {
   const message = messageOf(error);
   const code = (error as { code?: string }).code;
@@ -87,7 +92,8 @@ export function explainMigrationFailure(
       cause: error,
     });
   }
-  const outcome = rollbackOutcome(settings, direction, finishedCount, leftovers);
+  const partial = partialOutcome(migration, outsideTransaction);
+  const outcome = rollbackOutcome(settings, direction, finishedCount, leftovers, partial !== '') + partial;
   const timeout = timeoutKind(error);
   if (timeout) return explainTimeout(error, timeout, { settings, direction, migration, detail, lockHolders, outcome });
   if (!migration) {
@@ -318,7 +324,19 @@ function describeSetting(kind: 'lock' | 'statement', settings: MigrationSettings
   return `${source} ${formatDuration(ms)} (${name})`;
 }
 
-function rollbackOutcome(settings: MigrationSettings, direction: Direction, finishedCount: number, leftovers?: Leftovers): string {
+/** What a failed migration that ran outside any transaction left: its statements before the failing one stay. */
+function partialOutcome(migration: string | undefined, outside: FailureContext['outsideTransaction']): string {
+  if (!migration || !outside || outside.done === 0) return '';
+  const ran =
+    outside.done === undefined
+      ? 'the statements before the failing one ran and stay'
+      : outside.done === outside.of
+        ? `all ${outside.of} of its statements ran and stay (recording it failed)`
+        : `${outside.done} of its ${outside.of} statements ran and stay`;
+  return `\n${migration} ran outside a transaction (pgm.noTransaction()): ${ran}, but it is not recorded as applied. Undo them by hand, or make them safe to run again (IF NOT EXISTS), before the next run.`;
+}
+
+function rollbackOutcome(settings: MigrationSettings, direction: Direction, finishedCount: number, leftovers: Leftovers | undefined, partial: boolean): string {
   const invalid = leftovers?.invalidIndexes ?? [];
   const left =
     invalid.length > 0
@@ -330,10 +348,17 @@ function rollbackOutcome(settings: MigrationSettings, direction: Direction, fini
     const verb = direction === 'up' ? 'applied' : 'rolled back';
     return `Not everything was rolled back: ${committed.length === 1 ? 'this migration of the run stays' : `these ${committed.length} migrations of the run stay`} ${verb} (committed outside the run's transaction: pgm.noTransaction(), or a COMMIT inside a migration): ${committed.join(', ')}.${left}`;
   }
-  if (settings.run.singleTransaction) return `Single transaction: the whole run was rolled back; the database is as it was before.${left}`;
-  if (finishedCount === 0) return `It was rolled back; no migration of this run was applied.${left}`;
+  // A failed migration that ran outside any transaction: what it did is told after this, so nothing is claimed of it here.
+  if (settings.run.singleTransaction)
+    return partial
+      ? `Single transaction: the rest of the run was rolled back.${left}`
+      : `Single transaction: the whole run was rolled back; the database is as it was before.${left}`;
   const verb = direction === 'up' ? 'applied' : 'rolled back';
-  return `It was rolled back; the ${finishedCount} migration(s) before it stay ${verb} (--no-single-transaction).${left}`;
+  if (finishedCount === 0)
+    return partial ? `No other migration of this run was ${verb}.${left}` : `It was rolled back; no migration of this run was applied.${left}`;
+  return partial
+    ? `The ${finishedCount} migration(s) before it stay ${verb} (--no-single-transaction).${left}`
+    : `It was rolled back; the ${finishedCount} migration(s) before it stay ${verb} (--no-single-transaction).${left}`;
 }
 
 /**

@@ -16,6 +16,11 @@ export class MigrationProgress {
   /** node-pg-migrate's description of the last failure: the SQL and a caret under the failing position. */
   failureDetail?: string;
   readonly finished: string[] = [];
+  /**
+   * Migrations run outside any transaction (`pgm.noTransaction()`), and how many of their statements completed (known
+   * when this run sent them one by one; undefined when node-pg-migrate's runner did).
+   */
+  readonly outside = new Map<string, { done?: number; of?: number }>();
   /** The migration a failure happened in, when the run knows it for certain (the fast apply path's marker rows). */
   #failedIn?: string;
   #currentStarted = 0;
@@ -65,6 +70,7 @@ export class MigrationProgress {
 
   /** A `pgm.noTransaction()` migration: the warning the runner's would give. */
   outsideTransaction(name: string): void {
+    this.outside.set(name, {});
     this.logger.warn(`${name} runs outside the transaction (pgm.noTransaction()): a failure after it cannot undo it`);
   }
 
@@ -116,6 +122,7 @@ export class MigrationProgress {
 
   #onWarn(message: string): void {
     if (message.includes('not wrapped in a transaction') || message.includes('Need to break single transaction')) {
+      if (this.current) this.outside.set(this.current, {});
       this.logger.warn(`${this.current ?? 'a migration'} runs outside the transaction (pgm.noTransaction()): a failure after it cannot undo it`);
     } else {
       this.logger.debug?.(`node-pg-migrate: ${message}`);

@@ -198,6 +198,7 @@ export async function runMigrations({
       finishedCount: completedBefore,
       lockHolders,
       leftovers,
+      ...(migration !== undefined && progress.outside.has(migration) && { outsideTransaction: progress.outside.get(migration) }),
     });
   }
 }

@@ -260,7 +260,9 @@ function nextSteps(summary: StatusSummary, source: StatusSettings['source'], mig
     );
   }
   if (summary['no checksum'] > 0) {
-    steps.push('no checksum: applied outside these tasks or before they recorded checksums; once you checked them: `gulp migrate:status --accept`');
+    steps.push(
+      'no checksum: applied outside these tasks, before they recorded checksums, or by a role that could not write them (the run warned); once you checked them: `gulp migrate:status --accept`',
+    );
   }
   return steps;
 }

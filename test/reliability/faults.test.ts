@@ -27,7 +27,7 @@ import { serverIdentity, type OsIdentity } from '../../tasks/providers/os-user';
 import { findPgBinaries } from '../../tasks/providers/pg-binaries';
 import { makePrivateTempDir } from '../../tasks/providers/private-temp-dir';
 import { takeSnapshot } from '../../tasks/db/schema-snapshot';
-import { dataDirFromOutput, query, serverProcessesFor, startTestServer, type TestServer } from '../support/database';
+import { dataDirFromOutput, query, serverProcessesFor, startTestServer, tableNames, type TestServer } from '../support/database';
 import {
   BATCH_MIGRATIONS,
   createTestProject,
@@ -224,6 +224,30 @@ describe('faults', function () {
       expect(raised.output).to.match(
         /failed \(up\): emails are not unique yet\nDETAIL: 2 rows share one\nHINT: run the clean-up first\nCONTEXT: PL\/pgSQL function inline_code_block line 3 at RAISE\n/,
       );
+    } finally {
+      project.remove();
+      await server.stop();
+    }
+  });
+
+  it('a pgm.noTransaction() migration failing at its second statement: the error says its first one stays and it is not recorded', async () => {
+    const server = await startTestServer();
+    const project = createTestProject();
+    try {
+      mkdirSync(project.migrationsDir);
+      project.writeFile(
+        'migrations/1700000000001_outside.ts',
+        "import type { MigrationBuilder } from 'node-pg-migrate';\n\nexport const up = (pgm: MigrationBuilder): void => {\n  pgm.noTransaction();\n  pgm.sql('CREATE TABLE half_done (id int)');\n  pgm.sql('SELECT 1/0');\n};\n\nexport const down = false;\n",
+      );
+      const url = await server.freshDatabase('outside');
+      const run = await runGulp(['migrate'], { cwd: project.dir, env: { DATABASE_URL: url } });
+      expect(run.code, run.output).to.equal(1);
+      // Before, the error said "Single transaction: the whole run was rolled back; the database is as it was before."
+      expect(run.output).to.include(
+        '1700000000001_outside ran outside a transaction (pgm.noTransaction()): 1 of its 2 statements ran and stay, but it is not recorded as applied.',
+      );
+      expect(run.output).not.to.include('the database is as it was before');
+      expect(await tableNames(url)).to.deep.equal(['half_done', 'pgmigrations', 'pgmt_migration_checksums']);
     } finally {
       project.remove();
       await server.stop();
