@@ -242,8 +242,29 @@ export async function lintMigrationsFolder(options: LintOptions): Promise<FileLi
     });
   }
   const blocking = folder.ignored.filter((entry) => entry.blocksMigrate && !entry.file.endsWith('/')).map((entry) => path.join(folder.dir, entry.file));
-  const files = [...folder.migrations.map((migration) => migration.path), ...blocking].filter(isFile);
-  return lintMigrationFiles(files, options);
+  const entries = [...folder.migrations.map((migration) => migration.path), ...blocking];
+  // A symbolic link that loops or points nowhere: node-pg-migrate fails on it, so it is an error here, not skipped.
+  const unreadable = entries.filter((file) => !isFile(file)).map((file) => unreadableEntry(file, folder.ignored));
+  return [...(await lintMigrationFiles(entries.filter(isFile), options)), ...unreadable];
+}
+
+/** The finding for a folder entry that is not a readable file (the reason readMigrationFolder gave, when it gave one). */
+function unreadableEntry(file: string, ignored: readonly { file: string; reason: string }[]): FileLintResult {
+  const base = path.basename(file);
+  const reason = ignored.find((entry) => entry.file === base)?.reason ?? 'it cannot be read';
+  return {
+    file,
+    diagnostics: [
+      {
+        ruleId: 'load-error',
+        severity: severityOf('load-error'),
+        message: `${base} is ${reason}`,
+        hint: `fix or remove ${base} (\`gulp migrate\` fails while it is in the migrations folder)`,
+        file,
+        source: SOURCE,
+      },
+    ],
+  };
 }
 
 /** The SQL rules' findings and the migration's own problems, located in the file. */

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, readlinkSync, statSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { TaskError } from '../util/errors';
@@ -63,6 +63,11 @@ export async function readMigrationFolder(dir: string, ignorePattern?: string): 
   const ordered: MigrationFile[] = [];
   const ignored: IgnoredFile[] = [];
   for (const entry of entries) {
+    const broken = entry.isSymbolicLink() ? brokenLink(path.join(dir, entry.name)) : undefined;
+    if (broken && !ignore.test(entry.name)) {
+      ignored.push({ file: entry.name, reason: broken, blocksMigrate: true });
+      continue;
+    }
     const kind = entry.isFile() || entry.isSymbolicLink() ? 'file' : entry.isDirectory() ? 'folder' : 'other';
     const reason = kind === 'file' && ignore.test(entry.name) ? whySkipped(dir, entry.name, names, ignorePattern) : whyNotAMigration(entry.name, kind);
     if (reason) ignored.push({ file: kind === 'folder' ? `${entry.name}/` : entry.name, ...reason });
@@ -71,6 +76,26 @@ export async function readMigrationFolder(dir: string, ignorePattern?: string): 
   ordered.sort((a, b) => compareMigrationFileNames(a.file, b.file));
   ignored.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
   return { dir: path.resolve(dir), migrations: ordered, ignored };
+}
+
+/** Why a symbolic link cannot be read (it loops, or its target is missing), or undefined when it can. */
+function brokenLink(file: string): string | undefined {
+  try {
+    statSync(file);
+    return undefined;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP') return 'a symbolic link that loops (ELOOP): nothing can be read from it';
+    let target = '';
+    try {
+      target = ` (${readlinkSync(file)})`;
+    } catch {
+      // Gone meanwhile.
+    }
+    return code === 'ENOENT'
+      ? `a symbolic link to a file that does not exist${target}`
+      : `a symbolic link that cannot be followed${target}: ${code ?? String(error)}`;
+  }
 }
 
 /** Why a file the ignore pattern matches is skipped. */
@@ -172,8 +197,8 @@ export function notAMigrationHint(folder: string): string {
 
 /**
  * Refuses a folder that node-pg-migrate would run wrongly, whatever lint says (also with --no-lint): a migration whose
- * name cannot be recorded safely ({@link unrecordableName}), or two files with one name and different extensions
- * (both would run, under two identical ledger rows).
+ * name cannot be recorded safely ({@link unrecordableName}), a symbolic link that loops or points nowhere (its
+ * loader fails), or two files with one name and different extensions (both would run, under two identical ledger rows).
  * @example assertRunnableFolder(await readMigrationFolder('migrations'), 'migrations');
  */
 export function assertRunnableFolder(folder: MigrationFolder, shown: string): void {
@@ -189,6 +214,12 @@ export function assertRunnableFolder(folder: MigrationFolder, shown: string): vo
           : ''),
       { hint: 'rename the file without apostrophes, backslashes or control characters (before it is applied anywhere), then run again' },
     );
+  }
+  const broken = folder.ignored.find((entry) => entry.blocksMigrate && entry.reason.startsWith('a symbolic link'));
+  if (broken) {
+    throw new TaskError(`${shown}/${broken.file} is ${broken.reason}; nothing was run`, {
+      hint: `fix or remove ${shown}/${broken.file}, then run again`,
+    });
   }
   const byName = new Map<string, string[]>();
   for (const migration of folder.migrations) byName.set(migration.name, [...(byName.get(migration.name) ?? []), migration.file]);

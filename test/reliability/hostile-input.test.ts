@@ -2,7 +2,7 @@
 // exit 1 with its whole message and hint, print no stack trace, change nothing (database, project folder) and leave
 // nothing running. Every case uses one distinctive password; the last test checks that no output shows it.
 import { expect } from 'chai';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -470,6 +470,30 @@ describe('hostile and malformed input: each a real gulp process', function () {
       });
     });
 
+    it('a symbolic link that loops, or points to a file that does not exist: an error of `gulp lint`, refused by migrate with --no-lint', async () => {
+      const project = projectWithPending();
+      symlinkSync('1900000003000_loop.sql', path.join(project.migrationsDir, '1900000003000_loop.sql'));
+      // Before: `gulp lint` passed (the entry was left out), and migrate said "fix the file named above (a syntax error …)".
+      const lint = await gulp('symlink loop, lint', ['lint'], project);
+      expect(lint.code, lint.output).to.equal(1);
+      expect(lint.output).to.include('error  1900000003000_loop.sql is a symbolic link that loops (ELOOP): nothing can be read from it  load-error');
+      await expectRefused('symlink loop, --no-lint', {
+        args: ['migrate', '--no-lint'],
+        project,
+        env: { DATABASE_URL: target },
+        error:
+          'migrations/1900000003000_loop.sql is a symbolic link that loops (ELOOP): nothing can be read from it; nothing was run\n' +
+          '  hint: fix or remove migrations/1900000003000_loop.sql, then run again',
+      });
+      const dangling = projectWithPending();
+      symlinkSync('../elsewhere/1900000003000_moved.sql', path.join(dangling.migrationsDir, '1900000003000_moved.sql'));
+      const lintDangling = await gulp('dangling symlink, lint', ['lint'], dangling);
+      expect(lintDangling.code, lintDangling.output).to.equal(1);
+      expect(lintDangling.output).to.include(
+        'error  1900000003000_moved.sql is a symbolic link to a file that does not exist (../elsewhere/1900000003000_moved.sql)  load-error',
+      );
+    });
+
     it('MIGRATIONS_TABLE with a quote: refused before connecting, naming the variable', async () => {
       await expectRefused("MIGRATIONS_TABLE a'b", {
         args: ['migrate'],
@@ -642,7 +666,7 @@ function listTree(dir: string, prefix = ''): string[] {
     const relative = path.join(prefix, entry.name);
     const full = path.join(dir, entry.name);
     if (entry.isDirectory()) return [`${relative}/`, ...listTree(full, relative)];
-    const info = statSync(full);
+    const info = lstatSync(full);
     return [`${relative} ${info.size} ${info.mtimeMs}`];
   });
 }
