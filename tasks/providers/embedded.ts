@@ -24,7 +24,7 @@ import {
   type ClusterTemplate,
 } from './cluster-template';
 import { reapOrphanedServers, writeRunRecord } from './orphans';
-import { makePrivateTempDir } from './private-temp-dir';
+import { lowSpaceNote, makePrivateTempDir } from './private-temp-dir';
 import { asIdentity, serverIdentity, type OsIdentity } from './os-user';
 import { findPgBinaries, type PgBinaries } from './pg-binaries';
 import { isOurProcess, stopProcess } from './process-control';
@@ -289,8 +289,11 @@ async function initCluster(
     onSpawn(initdb);
     await initdb.done;
   } catch (error) {
-    throw new TaskError(`initdb failed (${binaries.binDir}, as user "${identity.name}"): ${messageOf(error)}`, {
-      hint: `user "${identity.name}" must be able to traverse ${os.tmpdir()} (set TMPDIR to another folder) and run the binaries (or set DB_PG_BIN)`,
+    const full = lowSpaceNote(tempDir);
+    throw new TaskError(`initdb failed (${binaries.binDir}, as user "${identity.name}"): ${messageOf(error)}${full}`, {
+      hint: full
+        ? 'free space in TMPDIR, or set TMPDIR to a folder on a disk with room (e.g. TMPDIR=/var/tmp), then run the command again'
+        : `user "${identity.name}" must be able to traverse ${os.tmpdir()} (set TMPDIR to another folder) and run the binaries (or set DB_PG_BIN)`,
       cause: error,
     });
   } finally {

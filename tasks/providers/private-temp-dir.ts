@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, chownSync, mkdtempSync, rmSync, statfsSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { TaskError, messageOf } from '../util/errors';
@@ -16,6 +16,7 @@ const HINT = 'set TMPDIR to a writable folder on a local disk (e.g. TMPDIR=/var/
  * @example const tempDir = makePrivateTempDir(identity)
  */
 export function makePrivateTempDir(identity: OsIdentity, base = os.tmpdir()): string {
+  assertRoomFor(base);
   let dir: string;
   try {
     dir = mkdtempSync(path.join(base, 'pgmt-'));
@@ -39,6 +40,46 @@ export function makePrivateTempDir(identity: OsIdentity, base = os.tmpdir()): st
     if (error instanceof TaskError) throw error;
     throw new TaskError(`cannot prepare the database's temp dir ${dir}: ${describeFsError(error)}`, { hint: HINT, cause: error });
   }
+}
+
+/** A prepared cluster takes ~35 MB (initdb's files, 1 MB WAL segments) before any migration: less room cannot work. */
+export const MIN_FREE_BYTES = 48 * 1024 * 1024;
+
+/** Bytes an unprivileged user may still write in the file system of `dir`, or undefined when it cannot be told. */
+export function roomIn(dir: string): number | undefined {
+  try {
+    const { bavail, bsize } = statfsSync(dir);
+    return Number(bavail) * Number(bsize);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Refuses a TMPDIR whose file system has less room than a server's files take ({@link MIN_FREE_BYTES}): initdb would
+ * abort halfway with a bare "Aborted". `room` is what {@link roomIn} says (undefined: it cannot be told, no refusal).
+ */
+export function assertRoomFor(base: string, room = roomIn(base)): void {
+  if (room === undefined || room >= MIN_FREE_BYTES) return;
+  throw new TaskError(
+    `not enough free space in ${base} (TMPDIR) for the database: ${formatMegabytes(room)} free, and a server's files need about ${formatMegabytes(MIN_FREE_BYTES)}`,
+    { hint: 'free space there, or set TMPDIR to a folder on a disk with room (e.g. TMPDIR=/var/tmp), then run the command again' },
+  );
+}
+
+/**
+ * For a failure that a full disk could explain (initdb aborting, a copy cut short): a note on how little room the
+ * folder has left, or '' when it has room (or cannot be told).
+ */
+export function lowSpaceNote(dir: string): string {
+  const room = roomIn(dir);
+  return room !== undefined && room < 2 * MIN_FREE_BYTES
+    ? ` (${dir} has only ${formatMegabytes(room)} free: free space or set TMPDIR to a folder with room)`
+    : '';
+}
+
+function formatMegabytes(bytes: number): string {
+  return `${(bytes / 1024 / 1024).toFixed(bytes < 10 * 1024 * 1024 ? 1 : 0)} MB`;
 }
 
 /**

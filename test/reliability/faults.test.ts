@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { execFileSync } from 'node:child_process';
 import {
   chmodSync,
   closeSync,
@@ -566,6 +567,29 @@ describe('faults', function () {
     // gulp spins at 100% CPU forever in jiti's recursive mkdir of /proc/jiti (Node 20's recursive mkdir loops there).
     // With that fixed, gulp-cli itself refuses before any task runs (it cannot cache its v8flags file in TMPDIR); the
     // embedded provider's own message for such a TMPDIR is tested in-process below.
+    it('TMPDIR on a nearly full disk (a 4 MB tmpfs): says how much room there is and what to set, before anything is written', async function () {
+      const full = mkdtempSync(path.join(os.tmpdir(), 'faults-full-'));
+      try {
+        execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4M,mode=0755', 'tmpfs', full], { stdio: 'pipe' });
+      } catch (error) {
+        rmSync(full, { recursive: true, force: true });
+        // Mounting needs root (CAP_SYS_ADMIN); the free-space check itself runs on every machine in test/unit.
+        this.skip();
+        return void error;
+      }
+      try {
+        // Before: "initdb failed (…): exit 1: Aborted …", with a hint about traversing TMPDIR.
+        await refused(
+          { TMPDIR: full },
+          new RegExp(`not enough free space in ${full} \\(TMPDIR\\) for the database: [\\d.]+ MB free, and a server's files need about 48 MB`),
+          'free space there, or set TMPDIR to a folder on a disk with room (e.g. TMPDIR=/var/tmp), then run the command again',
+        );
+      } finally {
+        execFileSync('umount', [full]);
+        rmSync(full, { recursive: true, force: true });
+      }
+    });
+
     it('TMPDIR where no folder can be created (/proc): refused at once, no hang', async () => {
       const run = await finished(
         startGulp(['migrate:local'], { cwd: project.dir, env: { DB_PROVIDER: 'embedded', TMPDIR: '/proc' } }),
