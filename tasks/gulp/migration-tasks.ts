@@ -1,4 +1,6 @@
+import { closest } from '../lint/lint-config';
 import { projectNames } from '../settings/project-names';
+import { TaskError } from '../util/errors';
 import type { ProjectDefaults } from '../settings/settings';
 import type { Logger } from '../util/logger';
 import { COMMANDS, COMMAND_IDS, type CommandId } from './commands';
@@ -54,6 +56,7 @@ export type MigrationTasks = Record<CommandId, Command> & {
  * module.exports = { ...tasks, migrateSeeded: tasks.compose({ name: 'migrate:seeded', description: 'migrate:local, then seed', steps: [s.ensureEnv(), s.startDb(), s.waitDb(), s.migrate(), seed, s.teardown()] }) };
  */
 export function createMigrationTasks(options: MigrationTasksOptions = {}): MigrationTasks {
+  assertKnownOptions(options);
   const { prefix = '', names = {}, logger, env, argv, cwd = process.cwd() } = options;
   const registered = Object.fromEntries(COMMAND_IDS.map((id) => [COMMANDS[id].name, names[id] ?? `${prefix}${COMMANDS[id].name}`]));
   const gulp = options.gulp ?? loadGulp(cwd);
@@ -86,6 +89,40 @@ export function createMigrationTasks(options: MigrationTasksOptions = {}): Migra
  * The ProjectDefaults among the options (the rest configure the tasks themselves). Role and database names not given
  * come from the project's package.json name, so a team's throw-away databases are named after its project.
  */
+/** Every option createMigrationTasks reads: a misspelt one (`migrationDir`) would otherwise be ignored without a word. */
+const OPTION_NAMES: readonly (keyof MigrationTasksOptions)[] = [
+  'prefix',
+  'names',
+  'logger',
+  'gulp',
+  'env',
+  'argv',
+  'cwd',
+  'migrationsDir',
+  'initScriptsDir',
+  'database',
+  'user',
+  'migrationsTable',
+  'provider',
+  'image',
+  'composeFile',
+  'waitTimeoutSeconds',
+  'schemaFile',
+];
+
+/** Refuses an option, or a command in `names`, that these tasks do not know, naming the nearest one. */
+function assertKnownOptions(options: MigrationTasksOptions): void {
+  const unknown = (given: string, known: readonly string[], what: string) => {
+    const near = closest(given, known);
+    return new TaskError(`createMigrationTasks: unknown ${what} "${given}"${near ? ` (did you mean "${near}"?)` : ''}`, {
+      hint: `the ${what}s are: ${known.join(', ')} (README, "Options")`,
+    });
+  };
+  for (const key of Object.keys(options)) if (!(OPTION_NAMES as readonly string[]).includes(key)) throw unknown(key, OPTION_NAMES, 'option');
+  for (const key of Object.keys(options.names ?? {}))
+    if (!(COMMAND_IDS as readonly string[]).includes(key)) throw unknown(key, COMMAND_IDS, 'command in names');
+}
+
 function projectDefaults(options: MigrationTasksOptions, cwd: string): Partial<ProjectDefaults> {
   const { migrationsDir, initScriptsDir, migrationsTable, provider, image, composeFile, waitTimeoutSeconds, schemaFile } = options;
   const named = options.database === undefined || options.user === undefined ? projectNames(cwd) : undefined;

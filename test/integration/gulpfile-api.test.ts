@@ -26,6 +26,21 @@ describe('a team gulpfile of one line', () => {
     expect(tree(theirs.output)).to.deep.equal(tree(ours.output));
   });
 
+  it('a misspelt option (or command in `names`) fails `gulp --tasks` at once, naming the nearest one (it was ignored)', async () => {
+    const gulpfile = path.join(project.dir, 'gulpfile.js');
+    writeFileSync(gulpfile, `module.exports = require(${JSON.stringify(path.join(REPO_ROOT, 'tasks'))}).createMigrationTasks({ migrationDir: 'db' });\n`);
+    const run = await runGulp(['--tasks', '--preload', path.join(REPO_ROOT, 'loader', 'register-ts.cjs')], { cwd: project.dir, gulpfile });
+    expect(run.code, run.output).to.equal(1);
+    expect(run.output).to.include('createMigrationTasks: unknown option "migrationDir" (did you mean "migrationsDir"?)');
+    writeFileSync(
+      gulpfile,
+      `module.exports = require(${JSON.stringify(path.join(REPO_ROOT, 'tasks'))}).createMigrationTasks({ names: { migrateLoacl: 'up' } });\n`,
+    );
+    const names = await runGulp(['--tasks', '--preload', path.join(REPO_ROOT, 'loader', 'register-ts.cjs')], { cwd: project.dir, gulpfile });
+    expect(names.code, names.output).to.equal(1);
+    expect(names.output).to.include('createMigrationTasks: unknown command in names "migrateLoacl" (did you mean "migrateLocal"?)');
+  });
+
   it('shows migrate:local as its steps, ensureEnv → startDb → waitDb → migrate → teardown, each named apart from its command', async () => {
     const run = await runGulp(['--tasks'], { cwd: project.dir });
     const lines = tree(run.output);
