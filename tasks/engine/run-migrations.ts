@@ -76,7 +76,8 @@ export async function runMigrations({
   // Imported when it runs (it loads jiti and glob: ~0.2 s that a folder of .sql files applied in batches never needs),
   // from the legacy entry as the renderer and the linter load it: one copy of node-pg-migrate in the process, not two.
   const runner: typeof import('node-pg-migrate/runner').runner = async (options) => (await import('node-pg-migrate/runner')).runner(options);
-  if (direction === 'down') await assertRollbacksFor(url, settings, count, session);
+  // Nothing applied and no ledger table: nothing to roll back, and the runner would create the table.
+  if (direction === 'down' && !(await assertRollbacksFor(url, settings, count, session))) return [];
   if (reload) forgetLoadedMigrations(settings.source.migrationsDir);
   const progress = new MigrationProgress(logger, direction);
   const strategies = (await sqlLoaderStrategies()) as unknown as RunnerOption['migrationLoaderStrategies'];
@@ -258,17 +259,27 @@ async function reportInterruption(
   }
 }
 
-/** A down run stops before the database is touched when a `.sql` migration it would roll back has no rollback. */
-async function assertRollbacksFor(url: string, settings: MigrationSettings, count: number, session?: Client): Promise<void> {
+/**
+ * A down run stops before the database is touched when a `.sql` migration it would roll back has no rollback. Returns
+ * false when the database has no ledger table (nothing was ever applied), true otherwise (also when it cannot be read:
+ * the runner then says why).
+ */
+async function assertRollbacksFor(url: string, settings: MigrationSettings, count: number, session?: Client): Promise<boolean> {
   const ledger = session ? readLedger(session, settings.ledger).then((entries) => entries?.map((entry) => entry.name)) : readAppliedNames(url, settings.ledger);
-  const applied = (await ledger.catch(() => undefined)) ?? [];
+  const read = await ledger.then(
+    (names) => ({ names }),
+    () => undefined,
+  );
+  if (read && read.names === undefined) return false;
+  const applied = read?.names ?? [];
   const toRollBack = new Set(applied.slice(Math.max(0, applied.length - count)));
-  if (toRollBack.size === 0) return;
+  if (toRollBack.size === 0) return true;
   const { migrations } = await readMigrationFolder(settings.source.migrationsDir, settings.source.ignorePattern);
   assertRollbacksExist(
     migrations.filter((file) => toRollBack.has(file.name)),
     path.relative(settings.source.projectDir, settings.source.migrationsDir) || settings.source.migrationsDir,
   );
+  return true;
 }
 
 async function recordCompleted(url: string, settings: MigrationSettings, names: string[], direction: Direction): Promise<void> {

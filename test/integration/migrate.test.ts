@@ -82,6 +82,14 @@ describe('migrate against a real server', function () {
       expect(types).to.deep.equal([]);
     });
 
+    it('--direction down on a database never migrated: nothing to roll back, and no ledger table is made', async () => {
+      const empty = await server.freshDatabase('never_migrated');
+      const { logger } = await migrate(empty, ['--direction', 'down']);
+      expect(infoLines(logger).at(-1)).to.equal('info: Nothing to roll back: no migration is applied');
+      // Before, node-pg-migrate's runner created public.pgmigrations on the way.
+      expect(await tableNames(empty)).to.deep.equal([]);
+    });
+
     it('keeps updated_at current through the trigger after a full re-apply', async () => {
       await migrate(url);
       const [row] = await query<{ changed: boolean }>(
