@@ -45,6 +45,9 @@ describe('gulp migrate:local, end to end', function () {
     expect(second.code, second.output).to.equal(0);
     expect(second.output).to.include('Reusing the kept database');
     expect(second.output).to.include('Already up to date: no pending migrations');
+    // The kept database has the password it was made with: none is generated for a reuse.
+    expect(first.output).to.include('DB_PASSWORD is not set: generated a random one for the database this run starts');
+    expect(second.output).not.to.include('DB_PASSWORD is not set');
 
     const down = await runGulp(['migrate', '--direction', 'down', '--count', '1'], { cwd: project.dir });
     expect(down.code, down.output).to.equal(0);

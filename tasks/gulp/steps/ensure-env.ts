@@ -2,6 +2,7 @@ import path from 'node:path';
 import { assertMigrateAsPossible } from '../../engine/migration-role';
 import { startPreflightLint } from '../../lint/preflight';
 import { checkEnvFile } from '../../settings/env-file';
+import { readKeptStateSync } from '../../settings/kept-state';
 import { parseFlags, type FlagName } from '../../settings/flags';
 import { resolveSettings } from '../../settings/settings';
 import { TaskError } from '../../util/errors';
@@ -64,7 +65,9 @@ export function createEnsureEnvTask(ctx: TaskContext, options: EnsureEnvOptions 
       }
       const source = settings.envFile ? ` (loaded ${settings.envFile})` : '';
       ctx.logger.debug?.(`Connection from ${settings.connection.source}${source}: ${redactUrl(settings.connection.url)}`);
-      if (settings.connection.passwordGenerated && connects && settings.fleet.targets === undefined) {
+      // A kept database that will be reused has its own password: nothing is generated for it.
+      const reusesKept = settings.provider.keepDb && readKeptStateSync(settings.provider.projectDir) !== undefined;
+      if (settings.connection.passwordGenerated && connects && settings.fleet.targets === undefined && !reusesKept) {
         ctx.logger.info('DB_PASSWORD is not set: generated a random one for the database this run starts');
       }
     },
