@@ -11,6 +11,7 @@ import type { Logger } from '../util/logger';
 import { runMigrations } from './run-migrations';
 import { schemaSnapshot } from './schema';
 import type { MigrationSettings } from './types';
+import { shellArg } from '../util/shell';
 
 /** The schemas of two databases compared: what only the live one has, what it lacks, what differs. */
 export interface SchemaComparison {
@@ -92,7 +93,7 @@ export async function ledgerPosition(settings: MigrationSettings, applied: reado
     throw new TaskError(
       `the live database has applied ${missing.length === 1 ? 'a migration' : `${missing.length} migrations`} that ${folder} does not hold: ${missing.join(', ')}`,
       {
-        hint: `restore ${missing.length === 1 ? 'it' : 'them'} from version control (git log -- ${folder}), then run the command again`,
+        hint: `restore ${missing.length === 1 ? 'it' : 'them'} from version control (git log -- ${shellArg(folder)}), then run the command again`,
       },
     );
   }

@@ -7,6 +7,7 @@ import { formatDuration } from '../settings/duration';
 import { TaskError, messageOf } from '../util/errors';
 import { isNotAMigrationError, notAMigrationHint } from '../sources/migration-folder';
 import { describeSession, type SessionInfo } from '../db/lock-diagnosis';
+import { shellArg } from '../util/shell';
 
 export interface FailureContext {
   settings: MigrationSettings;
@@ -68,7 +69,9 @@ export function explainMigrationFailure(
     // later file, and it then names a file that is not out of order at all.
     if (!migrationFileExists(settings.source.migrationsDir, applied)) {
       return new TaskError(`migration ${applied} is applied, but its file is missing from ${folder}/`, {
-        hint: 'restore it from version control (`git log --diff-filter=D --name-only -- ' + `${folder}/\`); \`gulp migrate:status\` lists every missing file`,
+        hint:
+          'restore it from version control (`git log --diff-filter=D --name-only -- ' +
+          `${shellArg(`${folder}/`)}\`); \`gulp migrate:status\` lists every missing file`,
         cause: error,
       });
     }
@@ -80,7 +83,7 @@ export function explainMigrationFailure(
   const deleted = /Definitions of migrations (.+) have been deleted/.exec(message);
   if (deleted) {
     return new TaskError(`cannot roll back ${deleted[1]}: applied, but the file is gone from ${folder}/`, {
-      hint: 'restore the file from version control (git log -- migrations/), then run the command again',
+      hint: `restore the file from version control (git log -- ${shellArg(`${folder}/`)}), then run the command again`,
       cause: error,
     });
   }

@@ -9,6 +9,7 @@ import { readMigrationFolder, type IgnoredFile, type MigrationFolder } from '../
 import { withClient } from '../db/pg-client';
 import { cachedChecksums } from './checksum-cache';
 import { classifyMigrations, statusExitCode, summarize, summaryLine, type FileEntry, type MigrationStatus, type StatusSummary } from '../engine/status-model';
+import { shellArg } from '../util/shell';
 
 /** Version of the `--json` document; bumped only when a key changes meaning or disappears. */
 export const STATUS_JSON_VERSION = 1;
@@ -187,7 +188,7 @@ function findMigration(migrations: readonly MigrationStatus[], name: string, sou
   }
   if (row.state === 'missing') {
     throw new TaskError(`cannot accept ${row.name}: it is applied, but its file is gone from ${folder}`, {
-      hint: 'restore the file from version control (git log -- migrations/), then run `gulp migrate:status` again',
+      hint: `restore the file from version control (git log -- ${shellArg(folder)}), then run \`gulp migrate:status\` again`,
     });
   }
   return row;

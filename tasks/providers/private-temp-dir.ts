@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { TaskError, messageOf } from '../util/errors';
 import { asIdentity, type OsIdentity } from './os-user';
+import { shellArg } from '../util/shell';
 
 const HINT = 'set TMPDIR to a writable folder on a local disk (e.g. TMPDIR=/var/tmp), then run the command again';
 
@@ -31,7 +32,7 @@ export function makePrivateTempDir(identity: OsIdentity, base = os.tmpdir()): st
     if (blocked) {
       throw new TaskError(
         `user "${identity.name}", which runs the server, cannot reach its temp dir in ${base}: ${blocked.path} (mode ${blocked.mode}, owner uid ${blocked.uid}) is not searchable for it`,
-        { hint: `set TMPDIR to a folder every user can traverse (e.g. TMPDIR=/tmp), or allow it: chmod o+x ${blocked.path}` },
+        { hint: `set TMPDIR to a folder every user can traverse (e.g. TMPDIR=/tmp), or allow it: chmod o+x ${shellArg(blocked.path)}` },
       );
     }
     return dir;
