@@ -9,15 +9,30 @@ export class TaskError extends Error {
   readonly showStack: boolean;
 
   constructor(message: string, options: { hint?: string; cause?: unknown } = {}) {
-    super(options.hint ? `${message}\n  hint: ${options.hint}` : message, { cause: options.cause });
+    const hint = options.hint === undefined ? undefined : visible(options.hint);
+    super(hint ? `${visible(message)}\n  hint: ${hint}` : visible(message), { cause: options.cause });
     this.name = 'TaskError';
-    this.hint = options.hint;
+    this.hint = hint;
     this.showStack = (process.env.DEBUG ?? '').includes('pg-migrate-tasks');
   }
 
   override toString(): string {
     return this.showStack ? (this.stack ?? this.message) : this.message;
   }
+}
+
+/**
+ * `text` with its control characters written out (`\x00`, `\x1b`), newlines and tabs kept: a NUL or an escape
+ * sequence from a file name or a migration's SQL must not reach the terminal raw (a cut line, a recoloured screen).
+ * @example visible('a\u0000b') // 'a\\x00b'
+ */
+export function visible(text: string): string {
+  return (
+    text
+      .replace(/\r\n/g, '\n')
+      // eslint-disable-next-line no-control-regex -- matching control characters is the point
+      .replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, (char) => `\\x${char.charCodeAt(0).toString(16).padStart(2, '0')}`)
+  );
 }
 
 /** The message of anything thrown, for wrapping into a TaskError. */
