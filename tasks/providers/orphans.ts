@@ -1,9 +1,9 @@
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { lstat, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from '../util/logger';
-import { isAlive, stopProcess } from './process-control';
+import { isAlive, processesWhere, stopProcess } from './process-control';
 
 /** The record each throw-away server's temp dir holds: who started it, and its postmaster once spawned. */
 export interface RunRecord {
@@ -98,22 +98,11 @@ function isOwnerRunning(pid: number): boolean {
 
 /** PIDs whose command line contains `marker` (Linux /proc; elsewhere none). */
 function processesMentioning(marker: string): number[] {
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc').filter((entry) => /^\d+$/.test(entry));
-  } catch {
-    return [];
-  }
-  const pids: number[] = [];
-  for (const entry of entries) {
-    try {
-      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
-      if (cmdline.split('\0').some((arg) => arg === marker || arg.startsWith(`${marker}/`))) pids.push(Number(entry));
-    } catch {
-      // Gone meanwhile.
-    }
-  }
-  return pids.filter((pid) => pid !== process.pid);
+  return processesWhere((entry) =>
+    readFileSync(`/proc/${entry}/cmdline`, 'utf8')
+      .split('\0')
+      .some((arg) => arg === marker || arg.startsWith(`${marker}/`)),
+  );
 }
 
 /** A kept server found from its own run record. */

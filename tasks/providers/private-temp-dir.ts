@@ -46,11 +46,12 @@ export function makePrivateTempDir(identity: OsIdentity, base = os.tmpdir()): st
 /** A prepared cluster takes ~35 MB (initdb's files, 1 MB WAL segments) before any migration: less room cannot work. */
 export const MIN_FREE_BYTES = 48 * 1024 * 1024;
 
-/** Bytes an unprivileged user may still write in the file system of `dir`, or undefined when it cannot be told. */
+/** Bytes an unprivileged user may still write in the file system of `dir`, or undefined when it cannot be told (or it is no disk). */
 export function roomIn(dir: string): number | undefined {
   try {
-    const { bavail, bsize } = statfsSync(dir);
-    return Number(bavail) * Number(bsize);
+    const { bavail, bsize, blocks } = statfsSync(dir);
+    // A virtual file system (/proc, /sys) has no blocks at all: not a disk that is full.
+    return Number(blocks) === 0 ? undefined : Number(bavail) * Number(bsize);
   } catch {
     return undefined;
   }

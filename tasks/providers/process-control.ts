@@ -62,6 +62,17 @@ export async function stopProcess(pid: number, { signal = 'SIGINT' as NodeJS.Sig
 
 /** The PIDs whose parent is `pid` (Linux: the fourth field of /proc/<pid>/stat); elsewhere, none. */
 function childrenOf(pid: number): number[] {
+  return processesWhere((entry) => {
+    const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid;
+  });
+}
+
+/**
+ * The PIDs of the running processes for which `test` (given the PID as /proc names it) is true, this one left out;
+ * a process that goes away while it is looked at (`test` throws) is not one. Linux /proc; elsewhere none.
+ */
+export function processesWhere(test: (entry: string) => boolean): number[] {
   let entries: string[];
   try {
     entries = readdirSync('/proc').filter((name) => /^\d+$/.test(name));
@@ -71,11 +82,11 @@ function childrenOf(pid: number): number[] {
   return entries
     .filter((entry) => {
       try {
-        const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid;
+        return test(entry);
       } catch {
         return false;
       }
     })
-    .map(Number);
+    .map(Number)
+    .filter((pid) => pid !== process.pid);
 }

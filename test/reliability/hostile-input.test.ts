@@ -470,7 +470,7 @@ describe('hostile and malformed input: each a real gulp process', function () {
       });
     });
 
-    it('a symbolic link that loops, or points to a file that does not exist: an error of `gulp lint`, refused by migrate with --no-lint', async () => {
+    it('a symbolic link that loops: an error of `gulp lint`, refused by migrate with --no-lint', async () => {
       const project = projectWithPending();
       symlinkSync('1900000003000_loop.sql', path.join(project.migrationsDir, '1900000003000_loop.sql'));
       // Before: `gulp lint` passed (the entry was left out), and migrate said "fix the file named above (a syntax error …)".
@@ -485,13 +485,7 @@ describe('hostile and malformed input: each a real gulp process', function () {
           'migrations/1900000003000_loop.sql is a symbolic link that loops (ELOOP): nothing can be read from it; nothing was run\n' +
           '  hint: fix or remove migrations/1900000003000_loop.sql, then run again',
       });
-      const dangling = projectWithPending();
-      symlinkSync('../elsewhere/1900000003000_moved.sql', path.join(dangling.migrationsDir, '1900000003000_moved.sql'));
-      const lintDangling = await gulp('dangling symlink, lint', ['lint'], dangling);
-      expect(lintDangling.code, lintDangling.output).to.equal(1);
-      expect(lintDangling.output).to.include(
-        'error  1900000003000_moved.sql is a symbolic link to a file that does not exist (../elsewhere/1900000003000_moved.sql)  load-error',
-      );
+      // A link to a file that does not exist: test/unit/migration-folder.test.ts.
     });
 
     it('MIGRATIONS_TABLE with a quote: refused before connecting, naming the variable', async () => {

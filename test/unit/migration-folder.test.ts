@@ -74,6 +74,19 @@ describe('readMigrationFolder', () => {
     expect(await getMigrationFilePaths(dir, { ignorePattern: DEFAULT_IGNORE_PATTERN })).to.deep.equal(folder.migrations.map((migration) => migration.path));
   });
 
+  it('names a symbolic link that loops or points to a missing file as an entry that stops `gulp migrate`, with its target', async () => {
+    touch('1_ok.sql', '5_real.sql');
+    symlinkSync('2_loop.sql', path.join(dir, '2_loop.sql'));
+    symlinkSync('../moved/3_moved.sql', path.join(dir, '3_moved.sql'));
+    symlinkSync('5_real.sql', path.join(dir, '4_link.sql'));
+    const folder = await readMigrationFolder(dir);
+    expect(folder.migrations.map((migration) => migration.file)).to.deep.equal(['1_ok.sql', '4_link.sql', '5_real.sql']);
+    expect(folder.ignored).to.deep.equal([
+      { file: '2_loop.sql', reason: 'a symbolic link that loops (ELOOP): nothing can be read from it', blocksMigrate: true },
+      { file: '3_moved.sql', reason: 'a symbolic link to a file that does not exist (../moved/3_moved.sql)', blocksMigrate: true },
+    ]);
+  });
+
   it("with the user's --ignore-pattern, explains the entries that stop `gulp migrate`", async () => {
     touch('1_a.sql', 'add_table.ts', '.gitkeep', '2_notes.md');
     mkdirSync(path.join(dir, 'drafts'));
