@@ -1,5 +1,21 @@
 import { expect } from 'chai';
-import { chmodSync, chownSync, closeSync, cpSync, existsSync, mkdirSync, openSync, readdirSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import {
+  chmodSync,
+  chownSync,
+  closeSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { Cleanups } from '../../tasks/util/cleanups';
 import { resolveSettings } from '../../tasks/settings/settings';
@@ -144,10 +160,28 @@ describe('embedded provider: the cached, pre-initialised cluster', function () {
     }
   });
 
+  /**
+   * A cache holding one template and its spare, as a first run leaves it: made once for the tests that damage it, then
+   * copied (owners and modes kept) into each test's cache folder.
+   */
+  let pristine: string | undefined;
+  async function cachedTemplate(): Promise<string> {
+    if (pristine) {
+      execFileSync('cp', ['-a', pristine, cacheDir]);
+    } else {
+      const first = await start();
+      await first.database.stop();
+      pristine = path.join(mkdtempSync(path.join(os.tmpdir(), 'pgmt-pristine-cache-')), 'cache');
+      execFileSync('cp', ['-a', cacheDir, pristine]);
+    }
+    return templates()[0]!;
+  }
+  after(() => {
+    if (pristine) rmSync(path.dirname(pristine), { recursive: true, force: true });
+  });
+
   it('a damaged template (truncated pg_control) is discarded: the run falls back to initdb, says so, and caches a good one', async () => {
-    const first = await start();
-    await first.database.stop();
-    const [key] = templates();
+    const key = await cachedTemplate();
     // A crash while the cache was written, a full disk: the template's control file cut short (and its spare with it).
     for (const dataDir of [path.join(cacheDir, key!, 'data'), path.join(cacheDir, key!, 'spare')]) {
       if (existsSync(path.join(dataDir, 'global', 'pg_control'))) writeFileSync(path.join(dataDir, 'global', 'pg_control'), 'cut short');
@@ -162,9 +196,7 @@ describe('embedded provider: the cached, pre-initialised cluster', function () {
   });
 
   it('a template whose application database is damaged (a page of its pg_class) but that starts: discarded too, initdb instead, no waiting', async () => {
-    const first = await start();
-    await first.database.stop();
-    const [key] = templates();
+    const key = await cachedTemplate();
     // The application database is the one created after initdb's (oids from 16384 on); block 0 of its pg_class overwritten.
     for (const dataDir of [path.join(cacheDir, key!, 'data'), path.join(cacheDir, key!, 'spare')]) {
       if (!existsSync(dataDir)) continue;

@@ -252,7 +252,7 @@ describe('transaction-mode connection poolers (a real PgBouncer)', function () {
 
   it('the check, through a transaction pool whose one server other clients keep busy (the probe waits its turn): refused', async () => {
     const { pooled } = await database(BUSY_TRANSACTION_DATABASE);
-    // The run's session, and two application clients, each holding the pool's only server 2.2 s per transaction.
+    // The run's session, and two application clients, each holding the pool's only server 2.1 s per transaction.
     let busy = true;
     const clients = await Promise.all(
       [1, 2, 3].map(async () => {
@@ -264,7 +264,7 @@ describe('transaction-mode connection poolers (a real PgBouncer)', function () {
     );
     const [session, ...others] = clients as [Client, ...Client[]];
     const loops = others.map(async (client) => {
-      while (busy) await client.query('SELECT pg_sleep(2.2)').catch(() => undefined);
+      while (busy) await client.query('SELECT pg_sleep(2.1)').catch(() => undefined);
     });
     try {
       await new Promise((resolve) => setTimeout(resolve, 300));

@@ -162,7 +162,7 @@ describe('server faults', function () {
     try {
       project.addMigrations('slow');
       const marker = path.join(project.dir, 'slow-marker');
-      const gulp = startGulp(['migrate:local', '--timeout', '6'], {
+      const gulp = startGulp(['migrate:local', '--timeout', '5'], {
         cwd: project.dir,
         env: { DB_PROVIDER: 'embedded', TMPDIR: tmp, SLOW_MIGRATION_MARKER: marker },
       });
@@ -196,7 +196,7 @@ describe('server faults', function () {
       project.addMigrations('slow');
       const url = await server.freshDatabase('frozen');
       const marker = path.join(project.dir, 'slow-marker');
-      const gulp = startGulp(['migrate', '--timeout', '6'], { cwd: project.dir, env: { DATABASE_URL: url, SLOW_MIGRATION_MARKER: marker } });
+      const gulp = startGulp(['migrate', '--timeout', '5'], { cwd: project.dir, env: { DATABASE_URL: url, SLOW_MIGRATION_MARKER: marker } });
       await untilSlowMigrationRuns(gulp, marker);
       for (const pid of pids) process.kill(pid, 'SIGSTOP');
       const run = await finished(gulp, 'gulp migrate against a frozen server');
