@@ -123,6 +123,9 @@ describe('faults', function () {
     beforeEach(() => {
       project = createTestProject();
       project.addMigrations('slow');
+      // Two quick ones before it: the slow one is the third of the run's one batch.
+      project.writeFile('migrations/0900000000001_first.sql', 'CREATE TABLE first_table (id int);\n');
+      project.writeFile('migrations/0900000000002_second.sql', 'CREATE TABLE second_table (id int);\n');
     });
     afterEach(() => project.remove());
 
@@ -133,7 +136,7 @@ describe('faults', function () {
       },
     };
     for (const [how, stop] of Object.entries(stops)) {
-      it(`${how}: gulp migrate fails at once naming the migration, exit 1, no hang`, async () => {
+      it(`${how} under the third migration of a batch: its two were reported done as they finished; gulp migrate fails at once naming the third, exit 1, no hang`, async () => {
         const server = await startTestServer();
         try {
           const url = await server.freshDatabase('stopped');
@@ -141,9 +144,15 @@ describe('faults', function () {
           const gulp = startGulp(['migrate'], { cwd: project.dir, env: { DATABASE_URL: url, SLOW_MIGRATION_MARKER: marker } });
           // up() runs twice: in the lint pre-flight (rendering its SQL), then in the runner, which then sleeps in pg_sleep(60).
           await untilSlowMigrationRuns(gulp, marker);
+          // The server held the marker rows of a batch until it ended: the first two lines came only at the end.
+          for (let waited = 0; !/↑ 0900000000002_second/.test(gulp.output()) && waited < 5_000; waited += 100) await sleep(100);
+          expect(gulp.output(), 'the lines of the migrations done before the slow one, while it runs').to.match(
+            /↑ 0900000000001_first \(\d+ ms\)\n.*↑ 0900000000002_second/s,
+          );
           await stop(server);
           const run = await finished(gulp, 'gulp migrate after the server stopped');
           expect(run.code, run.output).to.equal(1);
+          // Before, it named the one after the last line it had (0900000000002_second) when the server was killed.
           expect(run.output).to.match(/lost the database connection during migration 1000000000001_slow: /);
           expect(run.output).to.include(
             'hint: the server stopped or restarted under the run; its open transaction was rolled back. Check the server (for one these tasks started, its log is printed above), then run the command again',
