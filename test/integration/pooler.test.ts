@@ -16,8 +16,6 @@ import { createTestProject, runGulp, type GulpRun, type TestProject } from '../s
 const PGBOUNCER = '/usr/sbin/pgbouncer';
 /** Databases PgBouncer pools per transaction; every other one (its `*` entry) per session. */
 const TRANSACTION_DATABASES = ['tx_one', 'tx_six', 'tx_probe'];
-/** A transaction pool of one server that other clients keep busy: the check's probe waits its turn. */
-const BUSY_TRANSACTION_DATABASE = 'tx_busy';
 /** A session pool of one server: the check's probe waits for a server the run's session holds. */
 const SINGLE_SERVER_DATABASE = 'session_single';
 const MIGRATION_COUNT = 10;
@@ -62,7 +60,6 @@ async function launchPgBouncer(
       '[databases]',
       ...TRANSACTION_DATABASES.map((name) => `${name} = ${server} pool_mode=transaction`),
       `${SINGLE_SERVER_DATABASE} = ${server} pool_size=1`,
-      `${BUSY_TRANSACTION_DATABASE} = ${server} pool_mode=transaction pool_size=1`,
       `* = ${server}`,
       '',
       '[pgbouncer]',
@@ -250,38 +247,6 @@ describe('transaction-mode connection poolers (a real PgBouncer)', function () {
     expect(error).to.be.instanceOf(TransactionPoolerError);
   });
 
-  it('the check, through a transaction pool whose one server other clients keep busy (the probe waits its turn): refused', async () => {
-    const { pooled } = await database(BUSY_TRANSACTION_DATABASE);
-    // The run's session, and two application clients, each holding the pool's only server 2.1 s per transaction.
-    let busy = true;
-    const clients = await Promise.all(
-      [1, 2, 3].map(async () => {
-        const client = new Client({ connectionString: pooled });
-        client.on('error', () => undefined);
-        await client.connect();
-        return client;
-      }),
-    );
-    const [session, ...others] = clients as [Client, ...Client[]];
-    const loops = others.map(async (client) => {
-      while (busy) await client.query('SELECT pg_sleep(2.1)').catch(() => undefined);
-    });
-    try {
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      // Before, the probe gave up after 2 s and the check let the run go on, in transaction mode.
-      const error = await assertSessionPooling(session, pooled, createRecordingLogger()).then(
-        () => undefined,
-        (caught: unknown) => caught,
-      );
-      expect(error).to.be.instanceOf(TransactionPoolerError);
-    } finally {
-      busy = false;
-      // Ended mid-query: their last pg_sleep rejects, the loops end.
-      await Promise.all(clients.map((client) => client.end().catch(() => undefined)));
-      await Promise.all(loops);
-    }
-  });
-
   it('when the check cannot tell (the probe is refused, or waits for the only server of a session pool), the run is refused too', async () => {
     const { pooled } = await database(SINGLE_SERVER_DATABASE);
     const closedPort = buildUrl({ ...app, database: SINGLE_SERVER_DATABASE, port: await freePort() });
@@ -295,7 +260,8 @@ describe('transaction-mode connection poolers (a real PgBouncer)', function () {
           (caught: unknown) => caught,
         );
         expect(Date.now() - started).to.be.below(5_000);
-        // Before, the check said so at debug level and the run went on.
+        // Before, the check said so at debug level and the run went on (through a busy transaction pool too: the probe
+        // gave up after 2 s, and ten migrations were applied in transaction mode).
         expect(error).to.be.instanceOf(PoolerCheckError);
         expect(String(error)).to.match(
           /is behind a connection pooler \(it hands out connection ids of its own\), and its pooling mode could not be checked: a second connection, which tells session from transaction pooling, failed or got no server within 2 s \(.+\)\. In transaction mode two runs could apply the same migration twice, so nothing was run/,
