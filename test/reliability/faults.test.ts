@@ -15,16 +15,7 @@ import { findPgBinaries } from '../../tasks/providers/pg-binaries';
 import { makePrivateTempDir } from '../../tasks/providers/private-temp-dir';
 import { takeSnapshot } from '../../tasks/db/schema-snapshot';
 import { dataDirFromOutput, query, serverProcessesFor, startTestServer, type TestServer } from '../support/database';
-import {
-  BATCH_MIGRATIONS,
-  createTestProject,
-  runGulp,
-  startGulp,
-  untilSlowMigrationRuns,
-  type GulpProcess,
-  type GulpRun,
-  type TestProject,
-} from '../support/project';
+import { BATCH_MIGRATIONS, createTestProject, finished, runGulp, startGulp, untilSlowMigrationRuns, type GulpRun, type TestProject } from '../support/project';
 import { createRecordingLogger } from '../support/recording-logger';
 
 const BATCH = BATCH_MIGRATIONS;
@@ -40,17 +31,6 @@ export const down = (pgm: MigrationBuilder): void => {
   pgm.dropTable('order_notes');
 };
 `;
-/** A gulp run that has not ended by then is hung. */
-const HANG_MS = 60_000;
-
-/** Waits for a gulp run, killing it (and failing) if it has not ended within HANG_MS. */
-async function finished(gulp: GulpProcess, what: string): Promise<GulpRun> {
-  const timer = setTimeout(() => gulp.kill('SIGKILL'), HANG_MS);
-  const run = await gulp.done;
-  clearTimeout(timer);
-  if (run.signal === 'SIGKILL') throw new Error(`${what}: still running after ${HANG_MS} ms (hung); output:\n${run.output}`);
-  return run;
-}
 
 describe('faults', function () {
   this.timeout(120_000);

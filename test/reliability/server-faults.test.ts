@@ -5,19 +5,7 @@ import { closeSync, chmodSync, mkdirSync, mkdtempSync, openSync, readdirSync, re
 import os from 'node:os';
 import path from 'node:path';
 import { dataDirFromOutput, query, serverProcessesFor, startTestServer, tableNames } from '../support/database';
-import { createTestProject, runGulp, startGulp, untilSlowMigrationRuns, type GulpProcess, type GulpRun } from '../support/project';
-
-/** A gulp run that has not ended by then is hung. */
-const HANG_MS = 60_000;
-
-/** Waits for a gulp run, killing it (and failing) if it has not ended within HANG_MS. */
-async function finished(gulp: GulpProcess, what: string): Promise<GulpRun> {
-  const timer = setTimeout(() => gulp.kill('SIGKILL'), HANG_MS);
-  const run = await gulp.done;
-  clearTimeout(timer);
-  if (run.signal === 'SIGKILL') throw new Error(`${what}: still running after ${HANG_MS} ms (hung); output:\n${run.output}`);
-  return run;
-}
+import { createTestProject, finished, runGulp, startGulp, untilSlowMigrationRuns } from '../support/project';
 
 describe('server faults', function () {
   this.timeout(120_000);

@@ -154,3 +154,15 @@ export async function untilSlowMigrationRuns(gulp: GulpProcess, marker: string):
   }
   await sleep(200);
 }
+
+/** A gulp run that has not ended by then is hung. */
+const HANG_MS = 60_000;
+
+/** Waits for a gulp run, killing it (and failing) if it has not ended within a minute: a hang is a failure, not a stuck suite. */
+export async function finished(gulp: GulpProcess, what: string): Promise<GulpRun> {
+  const timer = setTimeout(() => gulp.kill('SIGKILL'), HANG_MS);
+  const run = await gulp.done;
+  clearTimeout(timer);
+  if (run.signal === 'SIGKILL') throw new Error(`${what}: still running after ${HANG_MS} ms (hung); output:\n${run.output}`);
+  return run;
+}
