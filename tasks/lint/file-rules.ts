@@ -342,6 +342,15 @@ function checkUp(file: string, text: string, loaded: LoadResult, add: Add): void
   if (loaded.ok && typeof loaded.exports.up === 'function') return;
   if (found.kind === 'unknown' && !loaded.ok) return;
   const base = path.basename(file);
+  if (/\.d\.[cm]?ts$/i.test(base)) {
+    // A declaration file: types only, never a migration, but node-pg-migrate loads every .ts file of the folder.
+    add(file, {
+      ruleId: 'missing-up',
+      message: `${base} is a TypeScript declaration file (types only), not a migration, but node-pg-migrate loads it as one and fails ("exporting a 'up' function?")`,
+      hint: `move ${base} out of the migrations folder (next to the code that uses its types)`,
+    });
+    return;
+  }
   const esm = /\.(ts|mts|mjs)$/i.test(base) || /^\s*(import|export)\s/m.test(text);
   add(file, {
     ruleId: 'missing-up',

@@ -350,6 +350,21 @@ describe('file-level lint rules (checkFiles)', () => {
     });
   });
 
+  it('missing-up: a TypeScript declaration file (.d.ts) in the folder is named as such, with where it belongs', async () => {
+    const { migrationsDir } = folder({ '1732500000000_types.d.ts': 'export declare const x: number;\n' });
+    const found = await lint(migrationsDir, ['1732500000000_types.d.ts']);
+    expect(found['1732500000000_types.d.ts']!.filter((diagnostic) => diagnostic.ruleId === 'missing-up')).to.deep.equal([
+      {
+        ruleId: 'missing-up',
+        severity: 'error',
+        line: undefined,
+        column: undefined,
+        message: `1732500000000_types.d.ts is a TypeScript declaration file (types only), not a migration, but node-pg-migrate loads it as one and fails ("exporting a 'up' function?")`,
+        hint: 'move 1732500000000_types.d.ts out of the migrations folder (next to the code that uses its types)',
+      },
+    ]);
+  });
+
   it('re-checks a file after it is edited (as the watcher does): a fix clears its findings', async () => {
     const { migrationsDir, at } = folder({ '1732500000000_edited.ts': GOOD.replace("pgm.dropTable('widgets');", "pgm.dropTable('widgets'") });
     const rules = async () => (await lint(migrationsDir, ['1732500000000_edited.ts']))['1732500000000_edited.ts']!.map((diagnostic) => diagnostic.ruleId);
