@@ -2,6 +2,7 @@
 // stable `--format json` document.
 import path from 'node:path';
 import type { Diagnostic, FileLintResult, Severity } from './types';
+import { visible } from '../util/errors';
 
 /** Version of the `--format json` document; bumped only when a key changes meaning or disappears. */
 export const LINT_JSON_VERSION = 1;
@@ -99,11 +100,12 @@ export function formatFile({ file, diagnostics }: FileLintResult, { projectDir, 
   const positions = sorted.map(position);
   const positionWidth = Math.max(...positions.map((text) => text.length));
   const severityWidth = Math.max(...sorted.map(({ severity }) => severity.length));
-  const lines = [paint.underline(relativeFile(file, projectDir))];
+  // A file name or SQL with control characters (refused by name-pattern) is written out, not sent to the terminal raw.
+  const lines = [paint.underline(visible(relativeFile(file, projectDir)))];
   sorted.forEach((diagnostic, index) => {
     const severity = paint[diagnostic.severity](diagnostic.severity.padEnd(severityWidth));
-    lines.push(`  ${paint.dim(positions[index]!.padEnd(positionWidth))}  ${severity}  ${diagnostic.message}  ${paint.dim(diagnostic.ruleId)}`);
-    if (diagnostic.hint) lines.push(`    ${paint.dim(`hint: ${diagnostic.hint}`)}`);
+    lines.push(`  ${paint.dim(positions[index]!.padEnd(positionWidth))}  ${severity}  ${visible(diagnostic.message)}  ${paint.dim(diagnostic.ruleId)}`);
+    if (diagnostic.hint) lines.push(`    ${paint.dim(`hint: ${visible(diagnostic.hint)}`)}`);
   });
   return lines;
 }

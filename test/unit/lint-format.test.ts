@@ -3,7 +3,7 @@ import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import PluginError from 'plugin-error';
 import File from 'vinyl';
-import { formatJson, formatText, shouldUseColor } from '../../tasks/lint/format';
+import { formatFile, formatJson, formatText, shouldUseColor } from '../../tasks/lint/format';
 import { lintReport, type LintedFile } from '../../tasks/gulp/lint-plugin';
 import type { Diagnostic, FileLintResult } from '../../tasks/lint/types';
 import { createRecordingLogger } from '../support/recording-logger';
@@ -73,6 +73,31 @@ describe('lint report format', () => {
       '    hint: fix the syntax error',
       '',
       '2 errors, 1 warning, 1 info in 2 files',
+    ]);
+  });
+
+  it('writes out the control characters of a file name, a message or a hint instead of printing them raw', () => {
+    const file = '/app/migrations/1700000000000_a\u001b[2Jb.sql';
+    const lines = formatFile(
+      {
+        file,
+        diagnostics: [
+          {
+            ruleId: 'name-pattern',
+            severity: 'error',
+            message: 'name 1700000000000_a\u001b[2Jb has a control character',
+            hint: 'rename it\u0007',
+            file,
+            source: 'pg-migrate-tasks',
+          },
+        ],
+      },
+      { projectDir: '/app' },
+    );
+    expect(lines).to.deep.equal([
+      'migrations/1700000000000_a\\x1b[2Jb.sql',
+      '  -  error  name 1700000000000_a\\x1b[2Jb has a control character  name-pattern',
+      '    hint: rename it\\x07',
     ]);
   });
 
