@@ -150,15 +150,19 @@ async function prepareLedger(client: Client, { ledger }: MigrationSettings): Pro
   }
   const table = ledgerTableName(client, ledger);
   let serverVersion: number;
+  let plpgsql: boolean;
   try {
     // node-pg-migrate's ensureMigrationsTable, in one round trip when the table is there.
-    const { rows } = await client.query<{ exists: boolean; keyed: boolean; version: number }>(
+    // PL/pgSQL (for the progress flush) is there unless dropped from the database.
+    const { rows } = await client.query<{ exists: boolean; keyed: boolean; version: number; plpgsql: boolean }>(
       `SELECT current_setting('server_version_num')::int AS version,
+              EXISTS (SELECT FROM pg_language WHERE lanname = 'plpgsql') AS plpgsql,
               EXISTS (SELECT FROM information_schema.tables WHERE table_schema = $1 AND table_name = $2) AS exists,
               (SELECT count(*) FROM information_schema.table_constraints WHERE table_schema = $1 AND table_name = $2 AND constraint_type = 'PRIMARY KEY') = 1 AS keyed`,
       [ledger.schema, ledger.table],
     );
     serverVersion = rows[0]?.version ?? 0;
+    plpgsql = rows[0]?.plpgsql === true;
     if (!rows[0]?.exists) await client.query(`CREATE TABLE ${table} (id SERIAL PRIMARY KEY, name varchar(255) NOT NULL, run_on timestamp NOT NULL)`);
     else if (!rows[0].keyed) await client.query(`ALTER TABLE ${table} ADD PRIMARY KEY (id)`);
   } catch (error) {
@@ -166,9 +170,7 @@ async function prepareLedger(client: Client, { ledger }: MigrationSettings): Pro
     throw new Error(`Unable to ensure migrations table: ${(error as Error).stack ?? String(error)}`, { cause: error });
   }
   const { rows } = await client.query<{ name: string }>(`SELECT name FROM ${table} ORDER BY run_on, id`);
-  // The progress flush needs PL/pgSQL, there unless dropped from the database.
-  const language = await client.query<{ plpgsql: boolean }>("SELECT EXISTS (SELECT FROM pg_language WHERE lanname = 'plpgsql') AS plpgsql");
-  return { names: rows.map((row) => row.name), serverVersion, plpgsql: language.rows[0]?.plpgsql === true };
+  return { names: rows.map((row) => row.name), serverVersion, plpgsql };
 }
 
 /** node-pg-migrate's checkOrder: the applied migrations are the first files of the folder, in order (its own error). */

@@ -266,12 +266,10 @@ async function reportInterruption(
  */
 async function assertRollbacksFor(url: string, settings: MigrationSettings, count: number, session?: Client): Promise<boolean> {
   const ledger = session ? readLedger(session, settings.ledger).then((entries) => entries?.map((entry) => entry.name)) : readAppliedNames(url, settings.ledger);
-  const read = await ledger.then(
-    (names) => ({ names }),
-    () => undefined,
-  );
-  if (read && read.names === undefined) return false;
-  const applied = read?.names ?? [];
+  // undefined: no ledger table; null: it could not be read.
+  const names = await ledger.catch(() => null);
+  if (names === undefined) return false;
+  const applied = names ?? [];
   const toRollBack = new Set(applied.slice(Math.max(0, applied.length - count)));
   if (toRollBack.size === 0) return true;
   const { migrations } = await readMigrationFolder(settings.source.migrationsDir, settings.source.ignorePattern);

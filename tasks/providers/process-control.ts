@@ -35,9 +35,10 @@ export async function isOurProcess(pid: number, marker: string): Promise<boolean
 
 /**
  * Stops a server process: `signal` first (PostgreSQL: SIGINT = fast shutdown), SIGKILL if it is still there after
- * `graceMs`. Resolves once the process is gone. Its child processes (a postmaster's backends, each in a session of its
- * own) get SIGCONT with the signal, since a stopped server (SIGSTOP, a paused debugger) would act on nothing until
- * the grace ran out, and SIGKILL with it, so that no backend of a server that would not stop is left behind.
+ * `graceMs`. Resolves once the process is gone. A stopped process (SIGSTOP, a paused debugger), which would act on
+ * nothing until the grace ran out, gets SIGCONT after the signal, and so do its children (a postmaster's backends, each
+ * in a session of its own); the children get the SIGKILL too, so that no backend of a server that would not stop is
+ * left behind.
  */
 export async function stopProcess(pid: number, { signal = 'SIGINT' as NodeJS.Signals, graceMs = 10_000 } = {}): Promise<void> {
   const send = (sig: NodeJS.Signals, target = pid) => {
@@ -51,13 +52,24 @@ export async function stopProcess(pid: number, { signal = 'SIGINT' as NodeJS.Sig
     if (isAlive(pid)) throw new Error('still running');
   };
   send(signal);
-  for (const each of [pid, ...childrenOf(pid)]) send('SIGCONT', each);
+  // Only a stopped server needs the /proc scan for its children: a running one passes the signal on itself.
+  if (isStopped(pid)) for (const each of [pid, ...childrenOf(pid)]) send('SIGCONT', each);
   if ((await poll(gone, { timeoutMs: graceMs, intervalMs: 5, maxIntervalMs: 50 })).ok) return;
   // Read before the parent goes: its children are then handed to init.
   const children = childrenOf(pid);
   send('SIGKILL');
   for (const child of children) send('SIGKILL', child);
   await poll(gone, { timeoutMs: 5_000, intervalMs: 5, maxIntervalMs: 50 });
+}
+
+/** Whether `pid` is stopped (SIGSTOP, a debugger): state T or t in /proc/<pid>/stat; elsewhere, no. */
+function isStopped(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return /^[Tt]$/.test(stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3));
+  } catch {
+    return false;
+  }
 }
 
 /** The PIDs whose parent is `pid` (Linux: the fourth field of /proc/<pid>/stat); elsewhere, none. */

@@ -89,10 +89,9 @@ function openQuote(value: string | undefined, line: number): { mark: string; clo
     .map((text, index) => ({ text, line: line + 1 + index }))
     .filter(({ text }) => SETTING_LIKE.test(text))
     .map(({ line: at }) => at);
-  // The closing line itself reads as a setting up to the quote (`DATABASE_URL="…`): swallowed as well.
-  const last = lines.length > 1 ? lines[lines.length - 1]! : '';
-  if (SETTING_LIKE.test(last)) swallowed.push(line + lines.length - 1);
-  return { mark, closesOn: lines.length > 1 ? line + lines.length - 1 : line, swallowed: lines.length > 1 ? swallowed : [] };
+  // The closing line itself reads as a setting up to the quote (`DB_USER=app'`): swallowed as well.
+  if (lines.length > 1 && SETTING_LIKE.test(lines.at(-1)!)) swallowed.push(line + lines.length - 1);
+  return { mark, closesOn: line + lines.length - 1, swallowed };
 }
 
 /** Whether an unquoted value was cut at a `#` that is not preceded by whitespace (so it was meant as part of the value). */
